@@ -1,0 +1,89 @@
+/**
+ * The store contract and the public data types. Stores know this file, `errors.ts` and `id.ts`
+ * only; the manager knows this contract and never a concrete store.
+ */
+
+/** A value that survives `JSON.stringify` → `JSON.parse` unchanged. */
+export type JsonPrimitive = string | number | boolean | null;
+/** A JSON value: what a session can hold. */
+export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
+
+/** The default shape of a session's data: any JSON object. Pass your own interface to `SessionManager<T>`. */
+export type SessionData = Record<string, JsonValue>;
+
+/**
+ * A stored session. `data` is a null-prototype object of key → JSON value.
+ * Times are absolute, in milliseconds since the epoch; the manager computes them.
+ */
+export interface SessionRecord {
+  data: Record<string, JsonValue>;
+  /** When the session was created (used for the absolute lifetime cap). */
+  createdAt: number;
+  /** When the session expires unless renewed. A record with `expiresAt <= Date.now()` does not exist. */
+  expiresAt: number;
+}
+
+/** A key-level change: keys in `set` are written, keys in `unset` removed, all others kept. */
+export interface SessionChanges {
+  set?: Record<string, JsonValue>;
+  unset?: readonly string[];
+}
+
+/**
+ * The store contract. Every method validates `id` first and rejects with
+ * `InvalidSessionIdError` before any I/O. A record whose `expiresAt` has passed is treated as
+ * absent by every method, whether or not cleanup has removed it yet.
+ *
+ * Tiers, after express-session's: `get`, `create`, `update`, `touch`, `destroy` are what the
+ * manager calls on requests (required); `all`, `length`, `clear` back `getAllSessions`,
+ * `clearAllSessions` and counting (required, may be slow); `close` ends timers and handles.
+ */
+export interface SessionStore {
+  /**
+   * The session, or `undefined` when it is missing, expired or unreadable (corrupt data is
+   * "not found", never an exception). The returned record is a copy the caller may mutate.
+   * Called by the middleware once per request that carries a correctly signed cookie.
+   */
+  get(id: string): Promise<SessionRecord | undefined>;
+
+  /**
+   * Inserts a new session only if no live session has this id. Resolves `true` when created,
+   * `false` on a collision (the existing session is left untouched). The store copies `record`.
+   * Called by the manager on the first `set` of a visitor and by `regenerate`.
+   */
+  create(id: string, record: SessionRecord): Promise<boolean>;
+
+  /**
+   * Applies a key-level change to an existing, live session and sets its expiry. Resolves
+   * `false` — and writes nothing — when the session is missing or expired: a write never brings
+   * a destroyed session back. Two concurrent updates of different keys both land.
+   */
+  update(id: string, changes: SessionChanges, expiresAt: number): Promise<boolean>;
+
+  /** Moves the expiry of an existing, live session. Resolves `false` when it is missing or expired. */
+  touch(id: string, expiresAt: number): Promise<boolean>;
+
+  /** Removes the session. Idempotent: destroying a missing session resolves. */
+  destroy(id: string): Promise<void>;
+
+  /**
+   * Every live session as `[id, record]` pairs, streamed: a store never needs to hold all of them
+   * in memory at once. Sessions created, destroyed or expiring during the walk may or may not appear.
+   */
+  all(): AsyncIterable<[string, SessionRecord]>;
+
+  /** The number of sessions (live ones; a store may count expired ones not yet cleaned). */
+  length(): Promise<number>;
+
+  /** Removes every session of this store (and nothing else: other files or keys are left alone). */
+  clear(): Promise<void>;
+
+  /** Stops timers and releases handles the store owns. Idempotent. Clients passed in are not closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * Receives errors from background work (cleanup sweeps, index rebuilds) that has no caller to
+ * reject. Default: `process.emitWarning`. It must not throw.
+ */
+export type BackgroundErrorHandler = (error: Error) => void;

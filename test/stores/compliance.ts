@@ -1,0 +1,264 @@
+/**
+ * The store compliance suite: the same behaviour, asserted on every store.
+ * A store's test file calls `describeStore(name, factory)` and then adds what is specific to it.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { InvalidSessionIdError } from '../../src/errors.js';
+import { generateSessionId } from '../../src/id.js';
+import type { SessionRecord, SessionStore } from '../../src/types.js';
+
+export interface StoreFixture {
+  store: SessionStore;
+  /** Removes everything the fixture created (directories, keys). */
+  cleanup(): Promise<void>;
+}
+
+const HOUR = 3_600_000;
+
+export const HOSTILE_IDS: unknown[] = [
+  '',
+  ' ',
+  '.',
+  '..',
+  '../a',
+  '../../../../etc/passwd',
+  'a/b',
+  'a\\b',
+  '/abs',
+  'C:\\x',
+  'x\0y',
+  'CON',
+  'nul.json',
+  '%2e%2e%2f',
+  'a'.repeat(300),
+  '__proto__',
+  'constructor',
+  `${'a'.repeat(30)}.json`,
+  `${'a'.repeat(30)}\n`,
+  123,
+  null,
+  undefined,
+  {},
+  ['a'],
+];
+
+function record(data: Record<string, unknown>, ttl = HOUR): SessionRecord {
+  const now = Date.now();
+  const copy = Object.assign(Object.create(null), data) as SessionRecord['data'];
+  return { data: copy, createdAt: now, expiresAt: now + ttl };
+}
+
+function plain(data: object): Record<string, unknown> {
+  return { ...data };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function describeStore(name: string, factory: () => Promise<StoreFixture>): void {
+  describe(`${name}: store contract`, () => {
+    let fixture: StoreFixture;
+    let store: SessionStore;
+
+    before(async () => {
+      fixture = await factory();
+      store = fixture.store;
+    });
+    after(async () => {
+      await store.close();
+      await fixture.cleanup();
+    });
+
+    it('get of an unknown id resolves undefined', async () => {
+      assert.equal(await store.get(generateSessionId()), undefined);
+    });
+
+    it('create then get returns the same data and times', async () => {
+      const id = generateSessionId();
+      const rec = record({ user: 'ada', n: 1, nested: { list: [1, 'two', null, true] } });
+      assert.equal(await store.create(id, rec), true);
+      const got = await store.get(id);
+      assert.ok(got);
+      assert.deepEqual(plain(got.data), {
+        user: 'ada',
+        n: 1,
+        nested: { list: [1, 'two', null, true] },
+      });
+      assert.equal(got.createdAt, rec.createdAt);
+      assert.equal(got.expiresAt, rec.expiresAt);
+    });
+
+    it('returns data with a null prototype', async () => {
+      const id = generateSessionId();
+      await store.create(id, record({ a: 1 }));
+      const got = await store.get(id);
+      assert.ok(got);
+      assert.equal(Object.getPrototypeOf(got.data), null);
+    });
+
+    it('copies data in and out: callers cannot mutate stored state by reference', async () => {
+      const id = generateSessionId();
+      const rec = record({ obj: { x: 1 } });
+      await store.create(id, rec);
+      (rec.data.obj as Record<string, number>).x = 99;
+      rec.data.added = true;
+      const first = await store.get(id);
+      assert.ok(first);
+      assert.deepEqual(plain(first.data), { obj: { x: 1 } });
+      (first.data.obj as Record<string, number>).x = 42;
+      const second = await store.get(id);
+      assert.ok(second);
+      assert.deepEqual(plain(second.data), { obj: { x: 1 } });
+    });
+
+    it('create refuses an id that is already live and keeps the original', async () => {
+      const id = generateSessionId();
+      assert.equal(await store.create(id, record({ owner: 'first' })), true);
+      assert.equal(await store.create(id, record({ owner: 'second' })), false);
+      const got = await store.get(id);
+      assert.equal(got?.data.owner, 'first');
+    });
+
+    it('update of a missing session resolves false and creates nothing', async () => {
+      const id = generateSessionId();
+      assert.equal(await store.update(id, { set: { a: 1 } }, Date.now() + HOUR), false);
+      assert.equal(await store.get(id), undefined);
+    });
+
+    it('update changes only the named keys and moves the expiry', async () => {
+      const id = generateSessionId();
+      await store.create(id, record({ keep: 'k', change: 1, drop: 'd' }));
+      const expiresAt = Date.now() + 2 * HOUR;
+      assert.equal(
+        await store.update(id, { set: { change: 2, add: [1] }, unset: ['drop'] }, expiresAt),
+        true,
+      );
+      const got = await store.get(id);
+      assert.ok(got);
+      assert.deepEqual(plain(got.data), { keep: 'k', change: 2, add: [1] });
+      assert.equal(got.expiresAt, expiresAt);
+    });
+
+    it('concurrent updates of different keys of one session all land', async () => {
+      const id = generateSessionId();
+      await store.create(id, record({}));
+      const expiresAt = Date.now() + HOUR;
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          store.update(id, { set: { [`k${i}`]: i } }, expiresAt),
+        ),
+      );
+      assert.ok(results.every((r) => r === true));
+      const got = await store.get(id);
+      assert.ok(got);
+      for (let i = 0; i < 50; i++) assert.equal(got.data[`k${i}`], i, `key k${i} was lost`);
+    });
+
+    it('touch moves the expiry and keeps the data; touch of a missing id creates nothing', async () => {
+      const id = generateSessionId();
+      const rec = record({ a: 'b' });
+      await store.create(id, rec);
+      const expiresAt = rec.expiresAt + HOUR;
+      assert.equal(await store.touch(id, expiresAt), true);
+      const got = await store.get(id);
+      assert.equal(got?.expiresAt, expiresAt);
+      assert.equal(got?.data.a, 'b');
+      const missing = generateSessionId();
+      assert.equal(await store.touch(missing, Date.now() + HOUR), false);
+      assert.equal(await store.get(missing), undefined);
+    });
+
+    it('destroy removes the session, is idempotent, and nothing resurrects it', async () => {
+      const id = generateSessionId();
+      await store.create(id, record({ a: 1 }));
+      await store.destroy(id);
+      await store.destroy(id);
+      assert.equal(await store.get(id), undefined);
+      assert.equal(await store.update(id, { set: { a: 2 } }, Date.now() + HOUR), false);
+      assert.equal(await store.touch(id, Date.now() + HOUR), false);
+      assert.equal(await store.get(id), undefined);
+    });
+
+    it('an expired session is absent for get, update and touch, and can be created again', async () => {
+      const id = generateSessionId();
+      await store.create(id, record({ old: true }, 40));
+      await sleep(80);
+      assert.equal(await store.get(id), undefined);
+      assert.equal(await store.update(id, { set: { a: 1 } }, Date.now() + HOUR), false);
+      assert.equal(await store.touch(id, Date.now() + HOUR), false);
+      assert.equal(await store.create(id, record({ fresh: true })), true);
+      const got = await store.get(id);
+      assert.ok(got);
+      assert.deepEqual(plain(got.data), { fresh: true });
+    });
+
+    it('stores unicode, escapes and lone surrogates faithfully', async () => {
+      const id = generateSessionId();
+      const value = 'héllo 🌍 "quoted" \\ \n \u2028 \ud800';
+      await store.create(id, record({ s: value, k: { ключ: 'значение' } }));
+      const got = await store.get(id);
+      assert.equal(got?.data.s, value);
+      assert.deepEqual(got?.data.k, { ключ: 'значение' });
+    });
+
+    it('keeps a __proto__ key inert as data', async () => {
+      const id = generateSessionId();
+      const data = JSON.parse('{"__proto__":{"isAdmin":true},"x":1}') as Record<string, unknown>;
+      await store.create(id, record(data));
+      const got = await store.get(id);
+      assert.ok(got);
+      assert.equal((got.data as Record<string, unknown>).isAdmin, undefined);
+      assert.equal(({} as Record<string, unknown>).isAdmin, undefined);
+      assert.equal(got.data.x, 1);
+    });
+
+    it('all() streams the live sessions with their ids; length and clear agree', async () => {
+      await store.clear();
+      const ids = Array.from({ length: 5 }, () => generateSessionId());
+      for (const [i, id] of ids.entries()) await store.create(id, record({ i }));
+      const shortLived = generateSessionId();
+      await store.create(shortLived, record({ gone: true }, 30));
+      await sleep(60);
+      const seen = new Map<string, SessionRecord>();
+      for await (const [id, rec] of store.all()) seen.set(id, rec);
+      assert.deepEqual([...seen.keys()].sort(), [...ids].sort());
+      for (const [i, id] of ids.entries()) assert.equal(seen.get(id)?.data.i, i);
+      assert.ok((await store.length()) >= 5);
+      await store.clear();
+      assert.equal(await store.length(), 0);
+      for (const id of ids) assert.equal(await store.get(id), undefined);
+      let count = 0;
+      for await (const _ of store.all()) count++;
+      assert.equal(count, 0);
+    });
+
+    it('rejects hostile ids in every method with InvalidSessionIdError', async () => {
+      const rec = record({ a: 1 });
+      for (const bad of HOSTILE_IDS) {
+        const id = bad as string;
+        const calls: Array<[string, () => Promise<unknown>]> = [
+          ['get', () => store.get(id)],
+          ['create', () => store.create(id, rec)],
+          ['update', () => store.update(id, { set: { a: 2 } }, Date.now() + HOUR)],
+          ['touch', () => store.touch(id, Date.now() + HOUR)],
+          ['destroy', () => store.destroy(id)],
+        ];
+        for (const [method, call] of calls) {
+          await assert.rejects(
+            call,
+            (err: unknown) =>
+              err instanceof InvalidSessionIdError && err.code === 'INVALID_SESSION_ID',
+            `${method}(${JSON.stringify(String(bad)).slice(0, 40)}) was not rejected`,
+          );
+        }
+      }
+    });
+
+    it('close() resolves and can be called twice', async () => {
+      const extra = await factory();
+      await extra.store.close();
+      await extra.store.close();
+      await extra.cleanup();
+    });
+  });
+}
