@@ -1,0 +1,43 @@
+import { InvalidOptionError } from './errors.js';
+import { FileStore, type FileStoreOptions } from './stores/file.js';
+import { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
+import { RedisStore, type RedisStoreOptions } from './stores/redis.js';
+import type { SessionStore } from './types.js';
+
+/**
+ * Builds the store named by `storeType`. The store's own lifetime bound defaults to the
+ * manager's `maxAge` (MemoryStore `maxAge` in ms, FileStore and RedisStore `ttl` in seconds),
+ * so a store never keeps a session longer than the manager would honour it.
+ */
+export function createStore(
+  storeType: unknown,
+  storeOptions: unknown,
+  maxAge: number,
+): SessionStore {
+  const options = storeOptions ?? {};
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError(`storeOptions must be an object (got ${String(storeOptions)})`);
+  }
+  const ttl = Math.ceil(maxAge / 1000);
+  switch (storeType ?? 'memory') {
+    case 'memory':
+      return new MemoryStore({ maxAge, ...(options as MemoryStoreOptions) });
+    case 'file':
+      return new FileStore({ ttl, ...(options as FileStoreOptions) });
+    case 'redis':
+      return new RedisStore({ ttl, ...(options as RedisStoreOptions) });
+    default:
+      throw new InvalidOptionError(
+        `storeType must be 'memory', 'file' or 'redis', or pass a store instance as \`store\` (got ${JSON.stringify(storeType)})`,
+      );
+  }
+}
+
+/** True when `value` has every method of the store contract. */
+export function isSessionStore(value: unknown): value is SessionStore {
+  if (value === null || typeof value !== 'object') return false;
+  const store = value as Record<string, unknown>;
+  return ['get', 'create', 'update', 'touch', 'destroy', 'all', 'length', 'clear', 'close'].every(
+    (method) => typeof store[method] === 'function',
+  );
+}

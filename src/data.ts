@@ -1,0 +1,92 @@
+import { InvalidSessionDataError, SessionTooLargeError } from './errors.js';
+
+/**
+ * Session data is JSON: what `set` accepts must come back from the store exactly as it went in.
+ * Anything that would not (BigInt, functions, symbols, `undefined` inside objects, NaN/Infinity,
+ * Dates, Maps, class instances, cycles) is refused up front with a typed error, before the store
+ * is touched, so the stored session keeps its previous value.
+ */
+
+/** Keys that could reach an object's prototype if some code ever merged session data. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** How deep a value may nest; deeper input is refused instead of overflowing the stack. */
+const MAX_DEPTH = 64;
+/** Longest accepted key. */
+const MAX_KEY_LENGTH = 256;
+
+/** Throws unless `key` is a usable session key. */
+export function assertValidKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string') {
+    throw new InvalidSessionDataError(`session key must be a string (got ${typeof key})`);
+  }
+  if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
+    throw new InvalidSessionDataError(`session key must have 1 to ${MAX_KEY_LENGTH} characters`);
+  }
+  if (RESERVED_KEYS.has(key)) {
+    throw new InvalidSessionDataError(`session key "${key}" is reserved`);
+  }
+}
+
+/**
+ * Throws unless `value` is a JSON value that round-trips, within `maxBytes` of JSON text.
+ * Cheap for small values: it walks the value once and only serializes it when a rough size
+ * estimate comes near the limit.
+ */
+export function assertJsonValue(value: unknown, maxBytes: number): void {
+  const estimate = walk(value, 0, new Set(), 'value');
+  if (estimate * 2 > maxBytes) {
+    const size = Buffer.byteLength(JSON.stringify(value));
+    if (size > maxBytes) {
+      throw new SessionTooLargeError(
+        `session value is ${size} bytes of JSON, over the limit of ${maxBytes} (option maxValueBytes)`,
+      );
+    }
+  }
+}
+
+function walk(value: unknown, depth: number, ancestors: Set<object>, path: string): number {
+  switch (typeof value) {
+    case 'string':
+      return value.length + 2;
+    case 'boolean':
+      return 5;
+    case 'number':
+      if (!Number.isFinite(value)) fail(path, `a non-finite number (${value})`);
+      return 8;
+    case 'object':
+      break;
+    default:
+      return fail(path, `a ${typeof value}`);
+  }
+  if (value === null) return 4;
+  if (depth >= MAX_DEPTH) fail(path, `nested deeper than ${MAX_DEPTH} levels`);
+  if (ancestors.has(value)) fail(path, 'a circular reference');
+  ancestors.add(value);
+  let size = 2;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) fail(`${path}[${i}]`, 'a hole in an array');
+      size += walk(value[i], depth + 1, ancestors, `${path}[${i}]`) + 1;
+    }
+  } else {
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      fail(path, `an instance of ${proto?.constructor?.name ?? 'a class'} (only plain objects)`);
+    }
+    if (Object.getOwnPropertySymbols(value).length > 0) fail(path, 'an object with symbol keys');
+    for (const key of Object.keys(value)) {
+      if (RESERVED_KEYS.has(key)) fail(path, `the reserved key "${key}"`);
+      size +=
+        key.length +
+        4 +
+        walk((value as Record<string, unknown>)[key], depth + 1, ancestors, `${path}.${key}`);
+    }
+  }
+  ancestors.delete(value);
+  return size;
+}
+
+function fail(path: string, what: string): never {
+  throw new InvalidSessionDataError(`session ${path} is ${what}, which JSON cannot store`);
+}

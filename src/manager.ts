@@ -1,0 +1,353 @@
+import { SessionCookie } from './cookie.js';
+import { createStore, isSessionStore } from './create-store.js';
+import { assertJsonValue, assertValidKey } from './data.js';
+import {
+  HeadersSentError,
+  InvalidOptionError,
+  SessionCollisionError,
+  SessionDestroyedError,
+  SessionError,
+  StoreUnavailableError,
+} from './errors.js';
+import { generateSessionId } from './id.js';
+import { createMiddleware, type SessionMiddleware } from './middleware.js';
+import { type ResolvedOptions, resolveOptions, type SessionManagerOptions } from './options.js';
+import { type RequestState, type SessionRequest, StateSlot } from './request-state.js';
+import { Signer } from './signer.js';
+import type { JsonValue, SessionData, SessionRecord, SessionStore } from './types.js';
+
+/** Options of {@link SessionManager.regenerate}. */
+export interface RegenerateOptions<T> {
+  /** Carry data to the new session: `true` for every key, or a list of keys. Default: `false`. */
+  keep?: boolean | readonly (keyof T & string)[];
+}
+
+/** How many fresh ids are tried when the store reports a collision (practically never). */
+const CREATE_ATTEMPTS = 3;
+/** Clock skew tolerated between machines sharing a store, for the `createdAt` sanity check. */
+const CLOCK_SKEW_MS = 60_000;
+
+/**
+ * Server-side sessions for Express. Policy lives here — signing, strict ids, lazy creation,
+ * expiry and key-level writes — and persistence in the store, which only sees absolute times.
+ *
+ * `T` types the session data (`get`/`set` keys and values); `S` types `.store`.
+ */
+export class SessionManager<T extends object = SessionData, S extends SessionStore = SessionStore> {
+  /** The store sessions live in. */
+  readonly store: S;
+  /** Name of the session cookie. */
+  readonly cookieName: string;
+  /** Idle lifetime in ms. */
+  readonly maxAge: number;
+  /** Absolute lifetime cap in ms, when set. */
+  readonly absoluteTimeout: number | undefined;
+  readonly #options: ResolvedOptions;
+  readonly #signer: Signer;
+  readonly #cookie: SessionCookie;
+  readonly #slot = new StateSlot();
+  readonly #production = process.env.NODE_ENV === 'production';
+  #middleware: SessionMiddleware | undefined;
+
+  constructor(options: SessionManagerOptions<S>) {
+    this.#options = resolveOptions(options as SessionManagerOptions<SessionStore>);
+    this.maxAge = this.#options.maxAge;
+    this.absoluteTimeout = this.#options.absoluteTimeout;
+    this.#signer = new Signer(this.#options.secrets);
+    this.#cookie = new SessionCookie(options.cookieName ?? 'sid', options.cookie);
+    this.cookieName = this.#cookie.name;
+    if (options.store !== undefined) {
+      if (!isSessionStore(options.store)) {
+        throw new InvalidOptionError(
+          'store must implement the SessionStore contract (get, create, update, touch, destroy, all, length, clear, close)',
+        );
+      }
+      this.store = options.store;
+    } else {
+      this.store = createStore(options.storeType, options.storeOptions, this.maxAge) as S;
+    }
+  }
+
+  /**
+   * The Express middleware: reads and verifies the cookie, loads the session, sets
+   * `req.sessionID`. Mount it before the routes that use sessions and after static files.
+   */
+  middleware(): SessionMiddleware {
+    this.#middleware ??= createMiddleware({
+      slot: this.#slot,
+      signer: this.#signer,
+      cookieName: this.cookieName,
+      load: (state, id, renew) => this.#load(state, id, renew),
+    });
+    return this.#middleware;
+  }
+
+  /** The id of the request's live session, or `undefined` (same as `req.sessionID`). */
+  sessionId(req: SessionRequest): string | undefined {
+    return this.#slot.of(req).id;
+  }
+
+  /** The value of `key` in the request's session, or `undefined` (no session, or no such key). */
+  async get<K extends keyof T & string>(req: SessionRequest, key: K): Promise<T[K] | undefined> {
+    const state = this.#slot.of(req);
+    const pending = state.idle();
+    if (pending) await pending.catch(() => {});
+    return state.data?.[key] as T[K] | undefined;
+  }
+
+  /**
+   * Sets `key` (only that key) and renews the idle lifetime. `undefined` removes the key. The
+   * first `set` of a visitor creates the session and the cookie. Resolves once the store holds
+   * the write. Rejects with `InvalidSessionDataError`/`SessionTooLargeError` for values JSON
+   * can't hold (the stored session is untouched), `SessionDestroyedError` when the session was
+   * destroyed or expired meanwhile (it is never brought back), `HeadersSentError` when a new
+   * session can no longer send its cookie.
+   */
+  async set<K extends keyof T & string>(
+    req: SessionRequest,
+    key: K,
+    value: T[K] | undefined,
+  ): Promise<void> {
+    assertValidKey(key);
+    if (value !== undefined) assertJsonValue(value, this.#options.maxValueBytes);
+    const state = this.#slot.of(req);
+    await state.enqueue(() => this.#write(state, key, value as JsonValue | undefined));
+  }
+
+  /** Removes the session from the store and clears the cookie. Resolves even when there is none. */
+  async destroy(req: SessionRequest): Promise<void> {
+    const state = this.#slot.of(req);
+    await state.enqueue(async () => {
+      const id = state.id;
+      if (id !== undefined) await this.#store(() => this.store.destroy(id));
+      this.#drop(state);
+    });
+  }
+
+  /**
+   * Renews the idle lifetime and re-sends the cookie. Resolves `false` when the request has no
+   * session; rejects with `SessionDestroyedError` when it was destroyed or expired meanwhile.
+   */
+  async touch(req: SessionRequest): Promise<boolean> {
+    const state = this.#slot.of(req);
+    return state.enqueue(async () => {
+      const id = state.id;
+      if (id === undefined) return false;
+      const expiresAt = this.#renewedExpiry(state);
+      const touched = await this.#store(() => this.store.touch(id, expiresAt));
+      if (!touched) this.#lost(state);
+      state.expiresAt = expiresAt;
+      this.#sendCookie(state);
+      return true;
+    });
+  }
+
+  /**
+   * Moves the request to a new session id (call it after login or any privilege change) and
+   * destroys the old session. With `keep`, data is carried over. The new session gets a new
+   * absolute lifetime. Resolves the new id.
+   */
+  async regenerate(req: SessionRequest, options: RegenerateOptions<T> = {}): Promise<string> {
+    const keep = options.keep ?? false;
+    if (typeof keep !== 'boolean' && !Array.isArray(keep)) {
+      throw new InvalidOptionError('regenerate keep must be a boolean or an array of keys');
+    }
+    const state = this.#slot.of(req);
+    return state.enqueue(async () => {
+      if (state.res.headersSent) throw new HeadersSentError();
+      const data: Record<string, JsonValue> = Object.create(null);
+      if (state.data) {
+        const keys = keep === true ? Object.keys(state.data) : keep === false ? [] : keep;
+        for (const key of keys) if (Object.hasOwn(state.data, key)) data[key] = state.data[key]!;
+      }
+      const oldId = state.id;
+      const id = await this.#create(state, data);
+      if (oldId !== undefined) await this.#store(() => this.store.destroy(oldId));
+      return id;
+    });
+  }
+
+  /** Every live session's data, keyed by id. Loads them all: prefer `sessions()` for many. */
+  async getAllSessions(): Promise<Record<string, T>> {
+    const all: Record<string, T> = Object.create(null);
+    for await (const [id, data] of this.sessions()) all[id] = data;
+    return all;
+  }
+
+  /** Streams `[id, data]` for every live session, without holding them all in memory. */
+  async *sessions(): AsyncGenerator<[string, T]> {
+    const iterator = this.store.all()[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await this.#store(() => iterator.next());
+      if (next.done) return;
+      const [id, record] = next.value;
+      if (this.#isLive(record, Date.now())) yield [id, record.data as T];
+    }
+  }
+
+  /** Removes every session of the store. */
+  async clearAllSessions(): Promise<void> {
+    await this.#store(() => this.store.clear());
+  }
+
+  /** Stops the store's timers and releases what it owns. The manager is unusable afterwards. */
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+
+  async #load(state: RequestState, id: string, renewCookie: boolean): Promise<void> {
+    const record = await this.#store(() => this.store.get(id));
+    const now = Date.now();
+    if (!record || !this.#isLive(record, now)) {
+      // Strict mode: an id without a live session is never adopted; the next write makes a new one.
+      if (record) this.store.destroy(id).catch(() => {});
+      this.#drop(state);
+      return;
+    }
+    state.adopt(id, record.data, record.createdAt, record.expiresAt);
+    if (this.#options.rolling) {
+      const expiresAt = this.#expiryFor(record.createdAt, now);
+      if (expiresAt - record.expiresAt >= this.#options.touchAfter) {
+        if (!(await this.#store(() => this.store.touch(id, expiresAt)))) {
+          this.#drop(state);
+          return;
+        }
+        state.expiresAt = expiresAt;
+        renewCookie = true;
+      }
+    }
+    if (renewCookie) this.#sendCookie(state);
+  }
+
+  async #write(state: RequestState, key: string, value: JsonValue | undefined): Promise<void> {
+    const id = state.id;
+    if (id === undefined) {
+      if (value === undefined) return;
+      if (state.res.headersSent) throw new HeadersSentError();
+      const data: Record<string, JsonValue> = Object.create(null);
+      data[key] = value;
+      await this.#create(state, data);
+      return;
+    }
+    const expiresAt = this.#renewedExpiry(state);
+    const changes = value === undefined ? { unset: [key] } : { set: { [key]: value } };
+    const updated = await this.#store(() => this.store.update(id, changes, expiresAt));
+    if (!updated) this.#lost(state);
+    const data = state.data!;
+    if (value === undefined) delete data[key];
+    else data[key] = value;
+    state.expiresAt = expiresAt;
+    this.#sendCookie(state);
+  }
+
+  async #create(state: RequestState, data: Record<string, JsonValue>): Promise<string> {
+    const now = Date.now();
+    const record: SessionRecord = { data, createdAt: now, expiresAt: this.#expiryFor(now, now) };
+    for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
+      const id = generateSessionId();
+      if (await this.#store(() => this.store.create(id, record))) {
+        state.adopt(id, data, record.createdAt, record.expiresAt);
+        this.#sendCookie(state);
+        return id;
+      }
+    }
+    throw new SessionCollisionError();
+  }
+
+  /** New expiry for a renewal of the live session; a session past its absolute cap is lost. */
+  #renewedExpiry(state: RequestState): number {
+    const now = Date.now();
+    const expiresAt = this.#expiryFor(state.createdAt, now);
+    if (expiresAt <= now) {
+      const id = state.id!;
+      this.store.destroy(id).catch(() => {});
+      this.#lost(state);
+    }
+    return expiresAt;
+  }
+
+  #expiryFor(createdAt: number, now: number): number {
+    const idle = now + this.maxAge;
+    const absolute = this.absoluteTimeout;
+    return absolute === undefined ? idle : Math.min(idle, createdAt + absolute);
+  }
+
+  /** The manager's own expiry check, applied to whatever the store returns. */
+  #isLive(record: SessionRecord, now: number): boolean {
+    const { createdAt, expiresAt } = record;
+    if (!(Number.isFinite(createdAt) && Number.isFinite(expiresAt))) return false;
+    if (expiresAt <= now || createdAt > now + CLOCK_SKEW_MS) return false;
+    if (expiresAt > now + this.maxAge + CLOCK_SKEW_MS) return false;
+    return this.absoluteTimeout === undefined || createdAt + this.absoluteTimeout > now;
+  }
+
+  /** The session went away under this request: forget it, clear the cookie, refuse the write. */
+  #lost(state: RequestState): never {
+    this.#drop(state);
+    throw new SessionDestroyedError();
+  }
+
+  /** Forgets the request's session and tells the browser to drop a cookie it sent. */
+  #drop(state: RequestState): void {
+    const hadSession = state.id !== undefined;
+    state.forget();
+    if ((hadSession || state.hadCookie) && !state.res.headersSent) {
+      setSessionCookie(
+        state,
+        this.cookieName,
+        this.#cookie.serializeCleared(this.#isSecure(state)),
+      );
+    }
+    state.hadCookie = false;
+  }
+
+  #sendCookie(state: RequestState): void {
+    if (state.res.headersSent || state.id === undefined) return;
+    const value = this.#cookie.serialize(
+      this.#signer.sign(state.id),
+      state.expiresAt,
+      this.#isSecure(state),
+    );
+    setSessionCookie(state, this.cookieName, value);
+    state.hadCookie = true;
+  }
+
+  #isSecure(state: RequestState): boolean {
+    const secure = this.#cookie.secure;
+    if (secure !== 'auto') return secure;
+    if (this.#production) return true;
+    const req = state.req as SessionRequest & { secure?: boolean; socket: { encrypted?: boolean } };
+    return req.secure ?? req.socket?.encrypted === true;
+  }
+
+  /** Runs a store call; failures that are not already typed become `StoreUnavailableError`. */
+  async #store<R>(call: () => Promise<R>): Promise<R> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof SessionError) throw error;
+      throw new StoreUnavailableError('the session store failed', { cause: error });
+    }
+  }
+}
+
+/**
+ * Puts our cookie into `Set-Cookie`, replacing one we set earlier in this response and keeping
+ * every other cookie. Responses that set a session cookie are marked `Cache-Control: no-store`
+ * (unless the app chose a policy) so no shared cache hands one user's cookie to another.
+ */
+function setSessionCookie(state: RequestState, name: string, value: string): void {
+  const res = state.res;
+  const previous = res.getHeader('Set-Cookie');
+  if (previous === undefined) {
+    res.setHeader('Set-Cookie', value);
+  } else {
+    const prefix = `${name}=`;
+    const list = (Array.isArray(previous) ? previous : [String(previous)]).filter(
+      (c) => !c.startsWith(prefix),
+    );
+    list.push(value);
+    res.setHeader('Set-Cookie', list.length === 1 ? list[0]! : list);
+  }
+  if (!res.hasHeader('Cache-Control')) res.setHeader('Cache-Control', 'no-store');
+}

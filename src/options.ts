@@ -1,0 +1,155 @@
+import type { CookieOptions } from './cookie.js';
+import { InvalidOptionError } from './errors.js';
+import type { Secret } from './signer.js';
+import type { FileStoreOptions } from './stores/file.js';
+import type { MemoryStoreOptions } from './stores/memory.js';
+import type { RedisStoreOptions } from './stores/redis.js';
+import type { SessionStore } from './types.js';
+
+/** Options of `new SessionManager(options)`. */
+export interface SessionManagerOptions<S extends SessionStore = SessionStore> {
+  /**
+   * Which built-in store to create: `'memory'`, `'file'` or `'redis'`. Ignored when `store` is
+   * given. Default: `'memory'`.
+   */
+  storeType?: 'memory' | 'file' | 'redis';
+  /** Options of the built-in store chosen by `storeType`. Default: `{}`. */
+  storeOptions?: MemoryStoreOptions | FileStoreOptions | RedisStoreOptions;
+  /** A store instance (any implementation of `SessionStore`); takes precedence over `storeType`. */
+  store?: S;
+  /**
+   * Signs the cookie: a string, a Buffer, or an array of them — the first signs, every one
+   * verifies, so secrets can be rotated without logging anyone out. Required. Under
+   * `NODE_ENV=production` a secret shorter than 32 characters is refused; elsewhere it warns.
+   */
+  secret: Secret | readonly Secret[];
+  /** Name of the session cookie. Default: `'sid'` (a generic name, as OWASP advises). */
+  cookieName?: string;
+  /**
+   * Idle lifetime in ms: a session not renewed (by `set`, `touch` or rolling) for this long
+   * expires. Also the cookie's `Expires`. Default: 86 400 000 (24 hours).
+   */
+  maxAge?: number;
+  /**
+   * Absolute lifetime cap in ms from the session's creation, whatever the activity (OWASP's
+   * "absolute timeout"); `regenerate` starts a new lifetime. Default: none.
+   */
+  absoluteTimeout?: number;
+  /**
+   * Renew the idle lifetime of a session when a request merely loads it, not only on
+   * `set`/`touch`, so active readers stay logged in. Throttled by `touchAfter`. Default: `true`.
+   */
+  rolling?: boolean;
+  /**
+   * With `rolling`, a loaded session is renewed (one store `touch` and a fresh cookie) only when
+   * that extends its expiry by at least this many ms — at most one store write per session per
+   * `touchAfter` for read-only traffic. Default: `min(60 000, maxAge / 10)`.
+   */
+  touchAfter?: number;
+  /** Attributes of the session cookie. Default: `{ httpOnly: true, sameSite: 'lax', secure: 'auto', path: '/' }`. */
+  cookie?: CookieOptions;
+  /** Largest value `set` accepts, in bytes of JSON. Default: 262 144 (256 KiB). */
+  maxValueBytes?: number;
+}
+
+/** The options after validation, with every default applied. */
+export interface ResolvedOptions {
+  secrets: Secret[];
+  maxAge: number;
+  absoluteTimeout: number | undefined;
+  rolling: boolean;
+  touchAfter: number;
+  maxValueBytes: number;
+}
+
+const MIN_SECRET_LENGTH = 32;
+let warnedWeakSecret = false;
+
+export function resolveOptions(options: SessionManagerOptions<SessionStore>): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError(
+      `options must be an object such as { secret: '…' } (got ${String(options)})`,
+    );
+  }
+  const maxAge = duration('maxAge', options.maxAge, 86_400_000);
+  const absoluteTimeout =
+    options.absoluteTimeout === undefined
+      ? undefined
+      : duration('absoluteTimeout', options.absoluteTimeout, 0);
+  const rolling = options.rolling ?? true;
+  if (typeof rolling !== 'boolean') {
+    throw new InvalidOptionError(`rolling must be a boolean (got ${JSON.stringify(rolling)})`);
+  }
+  const touchAfter =
+    options.touchAfter === undefined
+      ? Math.min(60_000, maxAge / 10)
+      : nonNegative('touchAfter', options.touchAfter);
+  const maxValueBytes =
+    options.maxValueBytes === undefined
+      ? 262_144
+      : duration('maxValueBytes', options.maxValueBytes, 0);
+  return {
+    secrets: resolveSecrets(options.secret),
+    maxAge,
+    absoluteTimeout,
+    rolling,
+    touchAfter,
+    maxValueBytes,
+  };
+}
+
+function resolveSecrets(secret: unknown): Secret[] {
+  const list = Array.isArray(secret) ? [...secret] : [secret];
+  if (list.length === 0) {
+    throw new InvalidOptionError(
+      'secret must not be an empty array; give at least one secret string',
+    );
+  }
+  for (const item of list) {
+    if (!(typeof item === 'string' || Buffer.isBuffer(item)) || item.length === 0) {
+      throw new InvalidOptionError(
+        `secret is required: a non-empty string or Buffer, or an array of them (got ${describe(item)}); generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`,
+      );
+    }
+    if (item.length < MIN_SECRET_LENGTH) {
+      if (process.env.NODE_ENV === 'production') {
+        throw new InvalidOptionError(
+          `secret must have at least ${MIN_SECRET_LENGTH} characters in production (got ${item.length})`,
+        );
+      }
+      if (!warnedWeakSecret) {
+        warnedWeakSecret = true;
+        process.emitWarning(
+          `session-store-js: a secret shorter than ${MIN_SECRET_LENGTH} characters is refused under NODE_ENV=production`,
+          { code: 'SESSION_STORE_WEAK_SECRET' },
+        );
+      }
+    }
+  }
+  return list as Secret[];
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string') return 'an empty string';
+  return typeof value;
+}
+
+function duration(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidOptionError(
+      `${name} must be a positive number (got ${JSON.stringify(value)})`,
+    );
+  }
+  return value;
+}
+
+function nonNegative(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidOptionError(
+      `${name} must be a number of milliseconds, 0 or more (got ${JSON.stringify(value)})`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,38 @@
+/** Everything the package exports by name; shared by the ESM and the CommonJS entry. */
+
+export type { CookieOptions } from './cookie.js';
+export {
+  HeadersSentError,
+  InvalidOptionError,
+  InvalidSessionDataError,
+  InvalidSessionIdError,
+  NoSessionMiddlewareError,
+  SessionCollisionError,
+  SessionDestroyedError,
+  SessionError,
+  type SessionErrorCode,
+  SessionTooLargeError,
+  StoreClosedError,
+  StoreFullError,
+  StoreUnavailableError,
+  StoreWriteError,
+} from './errors.js';
+export { generateSessionId, isValidSessionId } from './id.js';
+export type { RegenerateOptions } from './manager.js';
+export { SessionManager } from './manager.js';
+export type { SessionMiddleware } from './middleware.js';
+export type { SessionManagerOptions } from './options.js';
+export type { SessionRequest } from './request-state.js';
+export type { Secret } from './signer.js';
+export { FileStore, type FileStoreOptions } from './stores/file.js';
+export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
+export { RedisStore, type RedisStoreOptions } from './stores/redis.js';
+export type {
+  BackgroundErrorHandler,
+  JsonPrimitive,
+  JsonValue,
+  SessionChanges,
+  SessionData,
+  SessionRecord,
+  SessionStore,
+} from './types.js';
