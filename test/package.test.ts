@@ -37,7 +37,7 @@ describe('the packed package', { timeout: 180_000 }, () => {
       join(project, 'package.json'),
       JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }),
     );
-    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, 'express@5'], {
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, 'express@5', '@types/express@5', '@types/node@20'], {
       cwd: project,
     });
   });
@@ -126,7 +126,6 @@ describe('the packed package', { timeout: 180_000 }, () => {
           noEmit: true,
           skipLibCheck: false,
           types: ['node'],
-          typeRoots: [join(root, 'node_modules', '@types')],
         },
         files: ['app.mts', 'legacy.cts'],
       }),
