@@ -30,6 +30,9 @@ const PATH_VALUE = /^[\u0020-\u003A\u003C-\u007E]*$/;
 const DOMAIN_VALUE =
   /^\.?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
+/** RFC 6265bis §5.6: browsers ignore a Path or Domain attribute over 1024 octets. */
+const MAX_ATTRIBUTE_LENGTH = 1024;
+
 const EPOCH = 'Thu, 01 Jan 1970 00:00:00 GMT';
 
 /** A validated cookie definition that serializes the session cookie quickly. */
@@ -79,12 +82,22 @@ export class SessionCookie {
         `cookie.sameSite 'none' requires cookie.secure true or 'auto' (browsers drop SameSite=None without Secure)`,
       );
     }
-    if (domain !== undefined && (typeof domain !== 'string' || !DOMAIN_VALUE.test(domain))) {
+    if (
+      domain !== undefined &&
+      (typeof domain !== 'string' ||
+        domain.length > MAX_ATTRIBUTE_LENGTH ||
+        !DOMAIN_VALUE.test(domain))
+    ) {
       throw new InvalidOptionError(
         `cookie.domain must be a host name such as 'example.com' (got ${JSON.stringify(domain)})`,
       );
     }
-    if (typeof path !== 'string' || !path.startsWith('/') || !PATH_VALUE.test(path)) {
+    if (
+      typeof path !== 'string' ||
+      !path.startsWith('/') ||
+      path.length > MAX_ATTRIBUTE_LENGTH ||
+      !PATH_VALUE.test(path)
+    ) {
       throw new InvalidOptionError(
         `cookie.path must start with '/' and contain no ';' or control characters (got ${JSON.stringify(path)})`,
       );
@@ -153,11 +166,17 @@ export function findCookieValues(header: string, name: string, limit: number): s
   if (!header.includes(name)) return found;
   const length = header.length;
   let start = 0;
+  // The next '=' at or after `start`; kept across pairs so runs of pairs without '=' never
+  // rescan the rest of the header (which would be quadratic).
+  let eq = -1;
   while (start < length && found.length < limit) {
     let end = header.indexOf(';', start);
     if (end === -1) end = length;
-    const eq = header.indexOf('=', start);
-    if (eq !== -1 && eq < end) {
+    if (eq < start) {
+      eq = header.indexOf('=', start);
+      if (eq === -1) break;
+    }
+    if (eq < end) {
       let nameStart = start;
       let nameEnd = eq;
       while (nameStart < nameEnd && isSpace(header.charCodeAt(nameStart))) nameStart++;

@@ -29,13 +29,13 @@ export function assertValidKey(key: unknown): asserts key is string {
 }
 
 /**
- * Throws unless `value` is a JSON value that round-trips, within `maxBytes` of JSON text.
- * Cheap for small values: it walks the value once and only serializes it when a rough size
- * estimate comes near the limit.
+ * Throws unless `value` is a JSON value that round-trips, within `maxBytes` bytes of UTF-8 JSON.
+ * Cheap for small values: it walks the value once computing an upper bound of the JSON size, and
+ * only serializes it when that bound passes the limit.
  */
 export function assertJsonValue(value: unknown, maxBytes: number): void {
-  const estimate = walk(value, 0, new Set(), 'value');
-  if (estimate * 2 > maxBytes) {
+  const bound = walk(value, 0, new Set(), 'value');
+  if (bound > maxBytes) {
     const size = Buffer.byteLength(JSON.stringify(value));
     if (size > maxBytes) {
       throw new SessionTooLargeError(
@@ -48,12 +48,13 @@ export function assertJsonValue(value: unknown, maxBytes: number): void {
 function walk(value: unknown, depth: number, ancestors: Set<object>, path: string): number {
   switch (typeof value) {
     case 'string':
-      return value.length + 2;
+      // Upper bound: JSON escapes a UTF-16 unit into at most 6 bytes (`\u001f`).
+      return value.length * 6 + 2;
     case 'boolean':
       return 5;
     case 'number':
       if (!Number.isFinite(value)) fail(path, `a non-finite number (${value})`);
-      return 8;
+      return 24;
     case 'object':
       break;
     default:
@@ -78,7 +79,7 @@ function walk(value: unknown, depth: number, ancestors: Set<object>, path: strin
     for (const key of Object.keys(value)) {
       if (RESERVED_KEYS.has(key)) fail(path, `the reserved key "${key}"`);
       size +=
-        key.length +
+        key.length * 6 +
         4 +
         walk((value as Record<string, unknown>)[key], depth + 1, ancestors, `${path}.${key}`);
     }

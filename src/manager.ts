@@ -78,6 +78,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
       signer: this.#signer,
       cookieName: this.cookieName,
       load: (state, id, renew) => this.#load(state, id, renew),
+      reject: (state) => this.#drop(state),
     });
     return this.#middleware;
   }
@@ -92,7 +93,9 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     const state = this.#slot.of(req);
     const pending = state.idle();
     if (pending) await pending.catch(() => {});
-    return state.data?.[key] as T[K] | undefined;
+    const data = state.data;
+    // Own keys only, whatever prototype a third-party store hands back.
+    return data && Object.hasOwn(data, key) ? (data[key] as T[K]) : undefined;
   }
 
   /**
@@ -195,28 +198,28 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     await this.store.close();
   }
 
-  async #load(state: RequestState, id: string, renewCookie: boolean): Promise<void> {
+  async #load(state: RequestState, id: string, renewCookie: boolean): Promise<boolean> {
     const record = await this.#store(() => this.store.get(id));
     const now = Date.now();
     if (!record || !this.#isLive(record, now)) {
       // Strict mode: an id without a live session is never adopted; the next write makes a new one.
       if (record) this.store.destroy(id).catch(() => {});
-      this.#drop(state);
-      return;
+      return false;
     }
     state.adopt(id, record.data, record.createdAt, record.expiresAt);
     if (this.#options.rolling) {
       const expiresAt = this.#expiryFor(record.createdAt, now);
       if (expiresAt - record.expiresAt >= this.#options.touchAfter) {
         if (!(await this.#store(() => this.store.touch(id, expiresAt)))) {
-          this.#drop(state);
-          return;
+          state.forget();
+          return false;
         }
         state.expiresAt = expiresAt;
         renewCookie = true;
       }
     }
     if (renewCookie) this.#sendCookie(state);
+    return true;
   }
 
   async #write(state: RequestState, key: string, value: JsonValue | undefined): Promise<void> {

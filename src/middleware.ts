@@ -17,15 +17,18 @@ export interface MiddlewareContext {
   signer: Signer;
   cookieName: string;
   /**
-   * Loads the session of a correctly signed cookie into `state`; `renewCookie` when an older
-   * secret signed it.
+   * Loads the live session of a correctly signed cookie into `state`; resolves `false` (and
+   * adopts nothing) when there is none. `renewCookie` when an older secret signed it.
    */
-  load(state: RequestState, id: string, renewCookie: boolean): Promise<void>;
+  load(state: RequestState, id: string, renewCookie: boolean): Promise<boolean>;
+  /** A signed cookie led to no live session: tell the browser to drop it. */
+  reject(state: RequestState): void;
 }
 
 /**
  * How many cookies of our name are considered. Duplicates arrive when another path or a parent
- * domain sets the same name; the first one that carries a valid signature is used.
+ * domain sets the same name; they are tried in header order and the first correctly signed one
+ * with a live session wins, so a stale cookie on a longer path can't hide the live one.
  */
 const MAX_CANDIDATES = 8;
 
@@ -35,7 +38,25 @@ const MAX_CANDIDATES = 8;
  * reaches Express's error handler (status 503) instead of looking like "logged out".
  */
 export function createMiddleware(context: MiddlewareContext): SessionMiddleware {
-  const { slot, signer, cookieName, load } = context;
+  const { slot, signer, cookieName, load, reject } = context;
+
+  async function loadFirstLive(state: RequestState, values: string[]): Promise<void> {
+    let signed = false;
+    for (const value of values) {
+      const verified = signer.unsign(value);
+      if (!verified || !isValidSessionId(verified.id)) continue;
+      signed = true;
+      if (!verified.renew) {
+        state.signedId = verified.id;
+        state.signedValue = value;
+      }
+      if (await load(state, verified.id, verified.renew)) return;
+    }
+    // Only a cookie we signed is cleared: an unsigned one of the same name may belong to
+    // another app on this host, and forged ones get no answer at all.
+    if (signed) reject(state);
+  }
+
   return function sessionMiddleware(req, res, next) {
     const state = slot.attach(req, res);
     if (!state) {
@@ -53,17 +74,6 @@ export function createMiddleware(context: MiddlewareContext): SessionMiddleware 
       return;
     }
     state.hadCookie = true;
-    for (const value of values) {
-      const verified = signer.unsign(value);
-      if (verified && isValidSessionId(verified.id)) {
-        if (!verified.renew) {
-          state.signedId = verified.id;
-          state.signedValue = value;
-        }
-        load(state, verified.id, verified.renew).then(() => next(), next);
-        return;
-      }
-    }
-    next();
+    loadFirstLive(state, values).then(() => next(), next);
   };
 }

@@ -71,11 +71,11 @@ export function resolveOptions(options: SessionManagerOptions<SessionStore>): Re
       `options must be an object such as { secret: '…' } (got ${String(options)})`,
     );
   }
-  const maxAge = duration('maxAge', options.maxAge, 86_400_000);
+  const maxAge = lifetime('maxAge', options.maxAge, 86_400_000);
   const absoluteTimeout =
     options.absoluteTimeout === undefined
       ? undefined
-      : duration('absoluteTimeout', options.absoluteTimeout, 0);
+      : lifetime('absoluteTimeout', options.absoluteTimeout, 0);
   const rolling = options.rolling ?? true;
   if (typeof rolling !== 'boolean') {
     throw new InvalidOptionError(`rolling must be a boolean (got ${JSON.stringify(rolling)})`);
@@ -143,6 +143,19 @@ function duration(name: string, value: unknown, fallback: number): number {
     );
   }
   return value;
+}
+
+/** Ten years: far beyond any browser's cookie cap (400 days), far inside the Date range. */
+const MAX_LIFETIME_MS = 315_360_000_000;
+
+function lifetime(name: string, value: unknown, fallback: number): number {
+  const ms = duration(name, value, fallback);
+  if (ms > MAX_LIFETIME_MS) {
+    throw new InvalidOptionError(
+      `${name} must be at most ${MAX_LIFETIME_MS} ms (ten years) (got ${ms})`,
+    );
+  }
+  return ms;
 }
 
 function nonNegative(name: string, value: unknown): number {

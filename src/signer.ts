@@ -43,10 +43,11 @@ export class Signer {
     const given = value.slice(dot + 1);
     if (given.length !== MAC_LENGTH) return undefined;
     const id = value.slice(PREFIX.length, dot);
-    const givenBytes = Buffer.from(given, 'latin1');
+    // UTF-8, not latin1: latin1 would fold U+0141 onto 0x41 and accept a look-alike MAC.
+    const givenBytes = Buffer.from(given, 'utf8');
     if (givenBytes.length !== MAC_LENGTH) return undefined;
     for (let i = 0; i < this.#secrets.length; i++) {
-      const expected = Buffer.from(mac(id, this.#secrets[i] as Secret), 'latin1');
+      const expected = Buffer.from(mac(id, this.#secrets[i] as Secret), 'utf8');
       if (timingSafeEqual(expected, givenBytes)) return { id, renew: i > 0 };
     }
     return undefined;

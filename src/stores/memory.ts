@@ -323,11 +323,14 @@ function positive(name: string, value: unknown, fallback: number): number {
   return value;
 }
 
+/** Node turns a timer delay over 2^31 - 1 ms into 1 ms, which would make a busy loop. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 function nonNegative(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
+  if (typeof value !== 'number' || !(value >= 0) || value > MAX_TIMER_MS) {
     throw new InvalidOptionError(
-      `${name} must be a number of milliseconds, 0 or more (got ${JSON.stringify(value)})`,
+      `${name} must be a number of milliseconds from 0 to ${MAX_TIMER_MS} (got ${JSON.stringify(value)})`,
     );
   }
   return value;
