@@ -1,0 +1,91 @@
+/**
+ * The Lua scripts behind RedisStore's writes. Each touches exactly one key (KEYS[1]), so they run
+ * on Redis Cluster unchanged, and each is atomic: the existence check and the write can't be
+ * separated by a concurrent `destroy` (connect-redis#328: a logout undone by a request in flight).
+ *
+ * Layout of a session hash: `c` = createdAt (ms), `e` = expiresAt (ms), `d:<key>` = JSON value.
+ * A hash is *live* when `c` and `e` are numbers and `e` > the caller's clock (ARGV[1]).
+ *
+ * Scripts are sent with EVALSHA and, on `NOSCRIPT` (first use, or Redis restarted with an empty
+ * script cache), with EVAL, which also caches them: see `runScript`.
+ */
+import { createHash } from 'node:crypto';
+import { isReplyError, type RedisCommander } from './redis-client.js';
+
+/** A script and its SHA1, as EVALSHA wants it. */
+export interface RedisScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+function script(source: string): RedisScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/** Leaves in `live` whether KEYS[1] holds a live session; a key of another type is never live. */
+const LIVE_CHECK = `
+local key = KEYS[1]
+local cur = redis.pcall('HMGET', key, 'c', 'e')
+local live = false
+if not cur.err then
+  local e = tonumber(cur[2])
+  live = tonumber(cur[1]) ~= nil and e ~= nil and e > tonumber(ARGV[1])
+end
+`;
+
+/**
+ * create: ARGV = now, createdAt, expiresAt, field1, value1, … → 1 created, 0 collision.
+ * A dead or malformed hash under the key is replaced; a key of another type is left alone and
+ * reported as a collision (the manager then picks another id).
+ */
+export const CREATE = script(`${LIVE_CHECK}
+if live or cur.err then return 0 end
+-- Only when something is there: under maxmemory + noeviction, Redis refuses a script's first
+-- write with OOM but lets later writes through, so an unconditional DEL would bypass the limit.
+if redis.call('EXISTS', key) == 1 then redis.call('DEL', key) end
+redis.call('HSET', key, 'c', ARGV[2], 'e', ARGV[3])
+for i = 4, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIREAT', key, ARGV[3])
+return 1
+`);
+
+/**
+ * update: ARGV = now, expiresAt, nset, set field1, value1, …, unset field1, … → 1 written,
+ * 0 missing (nothing written: a destroyed session is never brought back).
+ */
+export const UPDATE = script(`${LIVE_CHECK}
+if not live then return 0 end
+local last = 3 + 2 * tonumber(ARGV[3])
+for i = 4, last, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+for i = last + 1, #ARGV do redis.call('HDEL', key, ARGV[i]) end
+redis.call('HSET', key, 'e', ARGV[2])
+redis.call('PEXPIREAT', key, ARGV[2])
+return 1
+`);
+
+/** touch: ARGV = now, expiresAt → 1 moved, 0 missing. */
+export const TOUCH = script(`${LIVE_CHECK}
+if not live then return 0 end
+redis.call('HSET', key, 'e', ARGV[2])
+redis.call('PEXPIREAT', key, ARGV[2])
+return 1
+`);
+
+/**
+ * Runs `s` on `key`: EVALSHA first (one round trip on the hot path), EVAL when Redis answers
+ * `NOSCRIPT`. No state is kept about what the server has cached, so a restarted or failed-over
+ * Redis costs one extra round trip, never an error.
+ */
+export async function runScript(
+  commander: RedisCommander,
+  s: RedisScript,
+  key: string,
+  args: string[],
+): Promise<unknown> {
+  try {
+    return await commander.send(key, ['EVALSHA', s.sha, '1', key, ...args]);
+  } catch (error) {
+    if (!isReplyError(error, 'NOSCRIPT')) throw error;
+    return commander.send(key, ['EVAL', s.source, '1', key, ...args]);
+  }
+}
