@@ -4,14 +4,11 @@
  * resolves to dist/), so `npx tshy` (or `npm test`, which builds first) must have run.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { assertBuilt, startExample } from './helpers/example.js';
 import { Client, expiresOf, type Reply, type SetCookie } from './helpers/http.js';
 
-const root = resolve(import.meta.dirname, '..');
 const COOKIE = 'custom.sid';
 const EPOCH = 'Thu, 01 Jan 1970 00:00:00 GMT';
 
@@ -29,59 +26,13 @@ function idOf(cookieValue: string): string {
   return /^s:([^.]*)\./.exec(decodeURIComponent(cookieValue))![1]!;
 }
 
-/** Starts the example with PORT=0 and resolves its base URL from the "listening on" line. */
-function startExample(): Promise<{ child: ChildProcess; base: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [resolve(root, 'examples/memory-app.cjs')], {
-      cwd: root,
-      env: { ...process.env, PORT: '0', NODE_ENV: 'development' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(
-        new Error(`the example did not start within 15 s\nstdout: ${stdout}\nstderr: ${stderr}`),
-      );
-    }, 15_000);
-    child.stdout!.on('data', (chunk) => {
-      stdout += chunk;
-      const match = /listening on http:\/\/localhost:(\d+)/.exec(stdout);
-      if (match) {
-        clearTimeout(timer);
-        resolvePromise({ child, base: `http://127.0.0.1:${match[1]}` });
-      }
-    });
-    child.stderr!.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`the example exited (${code ?? signal}) before listening\n${stderr}`));
-    });
-  });
-}
-
 describe('examples/memory-app.cjs over HTTP', () => {
   let child: ChildProcess | undefined;
   let base = '';
 
   before(async () => {
-    const require = createRequire(resolve(root, 'examples/memory-app.cjs'));
-    let resolved: string;
-    try {
-      resolved = require.resolve('session-store-js');
-    } catch (error) {
-      throw new Error(
-        `require('session-store-js') does not resolve (${(error as Error).message}); build the package first: npx tshy (npm test does this)`,
-      );
-    }
-    assert.ok(
-      existsSync(resolved) && resolved.includes(`${root}/dist/`),
-      `session-store-js resolves to ${resolved}, not to a build in dist/: run npx tshy first (npm test does this)`,
-    );
-    ({ child, base } = await startExample());
+    assertBuilt('examples/memory-app.cjs');
+    ({ child, base } = await startExample('examples/memory-app.cjs'));
   });
 
   after(async () => {

@@ -21,25 +21,49 @@ describe('the packed package', { timeout: 180_000 }, () => {
 
   before(async () => {
     project = await mkdtemp(join(tmpdir(), 'ssjs-pack-'));
-    const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', project], {
-      cwd: root,
-    });
-    const [info] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    const { stdout } = await run(
+      'npm',
+      ['pack', '--json', '--ignore-scripts', '--pack-destination', project],
+      {
+        cwd: root,
+      },
+    );
+    const [info] = JSON.parse(stdout) as Array<{
+      filename: string;
+      files: Array<{ path: string }>;
+    }>;
     assert.ok(info);
     tarball = join(project, info.filename);
     const files = info.files.map((f) => f.path);
     // Only the build, README, LICENSE and package.json ship.
     for (const file of files) {
-      assert.match(file, /^(dist\/|README\.md$|LICENSE$|package\.json$)/, `unexpected file in tarball: ${file}`);
+      assert.match(
+        file,
+        /^(dist\/|README\.md$|LICENSE$|package\.json$)/,
+        `unexpected file in tarball: ${file}`,
+      );
     }
     assert.ok(files.includes('README.md') && files.includes('LICENSE'));
     await writeFile(
       join(project, 'package.json'),
       JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }),
     );
-    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, 'express@5', '@types/express@5', '@types/node@20'], {
-      cwd: project,
-    });
+    await run(
+      'npm',
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+        tarball,
+        'express@5',
+        '@types/express@5',
+        '@types/node@20',
+      ],
+      {
+        cwd: project,
+      },
+    );
   });
 
   after(async () => {
@@ -130,9 +154,13 @@ describe('the packed package', { timeout: 180_000 }, () => {
         files: ['app.mts', 'legacy.cts'],
       }),
     );
-    await run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], {
-      cwd: project,
-    }).catch((error: { stdout?: string }) => {
+    await run(
+      process.execPath,
+      [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project],
+      {
+        cwd: project,
+      },
+    ).catch((error: { stdout?: string }) => {
       assert.fail(`tsc failed:\n${error.stdout}`);
     });
   });

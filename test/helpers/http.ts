@@ -110,10 +110,12 @@ export function expiresOf(cookie: SetCookie): number | undefined {
  */
 export class Client {
   readonly base: string;
-  readonly jar = new Map<string, string>();
+  readonly jar: Map<string, string>;
 
-  constructor(base: string) {
+  /** `jar` carries cookies over from another client (a browser that outlives a server restart). */
+  constructor(base: string, jar?: Map<string, string>) {
     this.base = base;
+    this.jar = jar ?? new Map();
   }
 
   /** The `Cookie` header this client would send, or `undefined` when it holds none. */

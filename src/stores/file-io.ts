@@ -1,0 +1,191 @@
+/**
+ * Reading and writing one session file: the safe open, the atomic write, nothing else.
+ *
+ * Read: `open(O_RDONLY|O_NOFOLLOW|O_NONBLOCK)` → `fstat` (regular file, our uid, within
+ * `maxFileSize`) → one `read` → `close`. A symlink, FIFO, socket, directory, foreign-owned or
+ * oversized file, or content that does not parse, reads as "corrupt" (never as an exception).
+ *
+ * Write (§3.4 of the security reference): an exclusive temp file (`'wx'`, 0600, random name in
+ * the same directory) → write → `futimes` (mtime = expiry, the cleanup index) → [`fsync`] →
+ * `close` → `rename` over the session file (or `link`, which fails if it exists, for a create)
+ * → [`fsync` of the directory]. Readers see the old file or the new one, never a partial one;
+ * on any error the temp file is removed and the previous file is untouched.
+ */
+import { join } from 'node:path';
+import { SessionError, StoreUnavailableError, StoreWriteError } from '../errors.js';
+import type { SessionRecord } from '../types.js';
+import { type FileCodec, scratchName } from './file-format.js';
+import {
+  closeQuietly,
+  errorCode,
+  type FileStoreFs,
+  openRetrying,
+  READ_FLAGS,
+  readExactly,
+  unlinkQuietly,
+  writeAll,
+} from './file-fs.js';
+
+export interface FileIoContext {
+  fs: FileStoreFs;
+  dir: string;
+  codec: FileCodec;
+  maxFileSize: number;
+  /** Our uid (POSIX); files owned by anyone else are refused. */
+  uid: number | undefined;
+  fsync: boolean;
+  /** True when the umask would strip owner bits from 0600, so files need an explicit fchmod. */
+  chmodFiles: boolean;
+}
+
+export type ReadResult =
+  | { state: 'missing' }
+  | { state: 'corrupt'; reason: string }
+  | { state: 'ok'; id: string; record: SessionRecord };
+
+const MISSING: ReadResult = { state: 'missing' };
+
+/** Error codes of `open` that mean "something other than a regular file sits here". */
+const NOT_A_FILE = new Set(['ELOOP', 'EISDIR', 'ENXIO', 'EMLINK', 'EFTYPE']);
+
+function corrupt(reason: string): ReadResult {
+  return { state: 'corrupt', reason };
+}
+
+function readError(error: unknown): StoreUnavailableError {
+  return new StoreUnavailableError(
+    `session-store-js: could not read a session file (${errorCode(error) ?? String(error)})`,
+    { cause: error },
+  );
+}
+
+/** Reads the session file `name`. Rejects only with StoreUnavailableError (EIO, EACCES, …). */
+export async function readSessionFile(ctx: FileIoContext, name: string): Promise<ReadResult> {
+  let fd: number;
+  try {
+    fd = await openRetrying(ctx.fs, join(ctx.dir, name), READ_FLAGS);
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === 'ENOENT') return MISSING;
+    if (code !== undefined && NOT_A_FILE.has(code)) return corrupt('not a regular file');
+    throw readError(error);
+  }
+  try {
+    const stat = await ctx.fs.fstat(fd);
+    if (!stat.isFile()) return corrupt('not a regular file');
+    if (ctx.uid !== undefined && stat.uid !== ctx.uid) return corrupt('owned by another user');
+    if (stat.size > ctx.maxFileSize) return corrupt('larger than maxFileSize');
+    const parsed = ctx.codec.parse(await readExactly(ctx.fs, fd, stat.size), name);
+    return typeof parsed === 'string' ? corrupt(parsed) : { state: 'ok', ...parsed };
+  } catch (error) {
+    throw readError(error);
+  } finally {
+    await closeQuietly(ctx.fs, fd);
+  }
+}
+
+/**
+ * Atomically writes `bytes` as the session file `name` with mtime `expiresAt`. With
+ * `exclusive`, the file must not exist: resolves false (and writes nothing) when it does.
+ * Rejects with the raw fs error; the caller wraps it.
+ */
+export async function writeSessionFile(
+  ctx: FileIoContext,
+  name: string,
+  bytes: Buffer,
+  expiresAt: number,
+  exclusive: boolean,
+): Promise<boolean> {
+  const file = join(ctx.dir, name);
+  const temp = join(ctx.dir, scratchName(name));
+  let fd: number | undefined;
+  let published = false;
+  try {
+    fd = await openRetrying(ctx.fs, temp, 'wx', 0o600);
+    if (ctx.chmodFiles) await ctx.fs.fchmod(fd, 0o600);
+    await writeAll(ctx.fs, fd, bytes);
+    const seconds = expiresAt / 1000;
+    await ctx.fs.futimes(fd, seconds, seconds);
+    if (ctx.fsync) await ctx.fs.fsync(fd);
+    const closing = fd;
+    fd = undefined;
+    await ctx.fs.close(closing);
+    if (exclusive) {
+      published = await linkExclusive(ctx.fs, temp, file);
+      if (!published) return false;
+    } else {
+      await ctx.fs.rename(temp, file);
+      published = true;
+    }
+    if (ctx.fsync) await syncDirectory(ctx.fs, ctx.dir);
+    return true;
+  } finally {
+    await closeQuietly(ctx.fs, fd);
+    // After a rename the temp name is gone; after a link (or any failure) it must go.
+    if (!published || exclusive) await unlinkQuietly(ctx.fs, temp);
+  }
+}
+
+/** `link(temp, file)`: atomic create-if-absent, across processes too. False when it exists. */
+async function linkExclusive(fs: FileStoreFs, temp: string, file: string): Promise<boolean> {
+  try {
+    await fs.link(temp, file);
+    return true;
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === 'EEXIST') return false;
+    // File systems without hard links: the caller checked absence under the lock.
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS') {
+      await fs.rename(temp, file);
+      return true;
+    }
+    throw error;
+  }
+}
+
+/** fsync of the directory, so the rename itself survives a power loss. */
+async function syncDirectory(fs: FileStoreFs, dir: string): Promise<void> {
+  let fd: number | undefined;
+  try {
+    fd = await fs.open(dir, 'r');
+    await fs.fsync(fd);
+  } catch (error) {
+    // Platforms that can't open or fsync a directory (Windows) have nothing to sync.
+    const code = errorCode(error);
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL') throw error;
+  } finally {
+    await closeQuietly(fs, fd);
+  }
+}
+
+/** Deletes the session file `name`; false when it was already gone. Errors → StoreWriteError. */
+export async function removeSessionFile(ctx: FileIoContext, name: string): Promise<boolean> {
+  try {
+    await ctx.fs.unlink(join(ctx.dir, name));
+    return true;
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return false;
+    throw asWriteError(error);
+  }
+}
+
+/** Quarantine: renames `name` to `<name>.corrupt` (replacing an older one); false when gone. */
+export async function moveAside(ctx: FileIoContext, name: string): Promise<boolean> {
+  const file = join(ctx.dir, name);
+  try {
+    await ctx.fs.rename(file, `${file}.corrupt`);
+    return true;
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return false;
+    throw asWriteError(error);
+  }
+}
+
+/** A failed write as StoreWriteError: the fs error code in the message (never a path or id). */
+export function asWriteError(error: unknown): SessionError {
+  if (error instanceof SessionError) return error;
+  return new StoreWriteError(
+    `session-store-js: could not write a session file (${errorCode(error) ?? String(error)})`,
+    { cause: error },
+  );
+}

@@ -1,0 +1,385 @@
+/**
+ * FileStore: one file per session, persistent across restarts.
+ *
+ * - File names are `sha256(id)` hex + `.json` (HMAC-SHA256 with `encryptionKey`): the
+ *   directory never shows an id, and ids are validated before any file-system call.
+ * - Directory 0700, files 0600 whatever the umask; symlinks are never followed.
+ * - Writes are atomic (temp file + rename, see `file-io.ts`) and serialized per session inside
+ *   the process (and across processes with `multiProcess`); `update` re-reads the file under
+ *   that lock and changes only the named keys. `update`/`touch` never recreate a missing session.
+ * - Expiry lives in the content (`expiresAt`, checked on every read) and in the file's mtime,
+ *   which lets cleanup find expired files without reading the others.
+ * - Quarantine: a file that is not a valid session (bad JSON or schema, failed decryption,
+ *   oversized, symlink, FIFO, foreign owner…) reads as absent, is renamed to `<name>.corrupt`
+ *   under the session's lock and reported through `onError`; cleanup deletes quarantined files
+ *   7 days later, `clear()` at once.
+ */
+import { join } from 'node:path';
+import {
+  InvalidSessionDataError,
+  reportBackgroundError,
+  SessionTooLargeError,
+  StoreWriteError,
+} from '../errors.js';
+import { assertValidSessionId } from '../id.js';
+import type {
+  BackgroundErrorHandler,
+  SessionChanges,
+  SessionRecord,
+  SessionStore,
+} from '../types.js';
+import { sweep } from './file-cleanup.js';
+import { directoryStillThere, prepareDirectory } from './file-directory.js';
+import { FileCodec, isTime, SESSION_FILE } from './file-format.js';
+import { errorCode, type FileStoreFs, listNames } from './file-fs.js';
+import {
+  asWriteError,
+  type FileIoContext,
+  moveAside,
+  readSessionFile,
+  removeSessionFile,
+  writeSessionFile,
+} from './file-io.js';
+import { KeyedQueue, type LockOptions, withFileLock } from './file-lock.js';
+import { type FileStoreOptions, resolveFileStoreOptions } from './file-options.js';
+
+export type { FileStoreOptions } from './file-options.js';
+
+/** Leftover temp files younger than this are a write in flight, not a leftover. */
+const TEMP_GRACE_MS = 60_000;
+/** How long a quarantined `*.corrupt` file is kept for inspection. */
+const CORRUPT_RETENTION_MS = 7 * 24 * 3_600_000;
+/**
+ * `multiProcess` locks: stale after 30 s, or at once when the holder's pid is gone on this
+ * host; a writer waits at most 10 s (then StoreUnavailableError).
+ */
+const LOCK: LockOptions = { staleMs: 30_000, timeoutMs: 10_000 };
+/** Session files read in parallel by `all()`. */
+const READ_AHEAD = 32;
+
+export class FileStore implements SessionStore {
+  /** Absolute path of the session directory. */
+  readonly path: string;
+  /** Upper bound on a session's lifetime since its last write, in seconds. */
+  readonly ttl: number;
+  readonly cleanupInterval: number;
+  readonly fsync: boolean;
+  readonly multiProcess: boolean;
+  readonly maxFileSize: number;
+  readonly #onError: BackgroundErrorHandler | undefined;
+  readonly #fs: FileStoreFs;
+  readonly #codec: FileCodec;
+  readonly #io: FileIoContext;
+  readonly #queue = new KeyedQueue();
+  #dirReady = false;
+  #preparing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #sweeping: Promise<number> | undefined;
+
+  constructor(options: FileStoreOptions = {}) {
+    const resolved = resolveFileStoreOptions(options);
+    this.path = resolved.path;
+    this.ttl = resolved.ttl;
+    this.cleanupInterval = resolved.cleanupInterval;
+    this.fsync = resolved.fsync;
+    this.multiProcess = resolved.multiProcess;
+    this.maxFileSize = resolved.maxFileSize;
+    this.#onError = resolved.onError;
+    this.#fs = resolved.fs;
+    this.#codec = new FileCodec(resolved.encryptionKey);
+    this.#io = {
+      fs: this.#fs,
+      dir: this.path,
+      codec: this.#codec,
+      maxFileSize: this.maxFileSize,
+      uid: process.getuid?.(),
+      fsync: this.fsync,
+      chmodFiles: false,
+    };
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    assertValidSessionId(id);
+    const name = this.#codec.fileName(id);
+    if (!this.#dirReady) await this.#prepare();
+    const result = await readSessionFile(this.#io, name);
+    if (result.state === 'ok')
+      return result.record.expiresAt > Date.now() ? result.record : undefined;
+    if (result.state === 'corrupt') await this.#quarantine(name);
+    return undefined;
+  }
+
+  async create(id: string, record: SessionRecord): Promise<boolean> {
+    assertValidSessionId(id);
+    const name = this.#codec.fileName(id);
+    const expiresAt = this.#clamp(record.expiresAt);
+    checkTime(record.createdAt);
+    // Serializing now is the copy: later changes to `record` by the caller don't leak in.
+    const bytes = this.#fitting(this.#codec.serialize(id, { ...record, expiresAt }, name));
+    if (!this.#dirReady) await this.#prepare();
+    return this.#exclusive(name, async () => {
+      const current = await readSessionFile(this.#io, name);
+      if (current.state === 'ok' && current.record.expiresAt > Date.now()) return false;
+      if (current.state === 'corrupt') await this.#moveAside(name, current.reason);
+      return this.#write(name, bytes, expiresAt, current.state !== 'ok');
+    });
+  }
+
+  async update(id: string, changes: SessionChanges, expiresAt: number): Promise<boolean> {
+    assertValidSessionId(id);
+    // Snapshot of the keys now; the values are serialized when the write runs under the lock.
+    const set = changes.set ? Object.entries(changes.set) : [];
+    const unset = changes.unset ? [...changes.unset] : [];
+    return this.#rewrite(id, expiresAt, (data) => {
+      for (const [key, value] of set) data[key] = value;
+      for (const key of unset) delete data[key];
+    });
+  }
+
+  async touch(id: string, expiresAt: number): Promise<boolean> {
+    assertValidSessionId(id);
+    return this.#rewrite(id, expiresAt, () => {});
+  }
+
+  async destroy(id: string): Promise<void> {
+    assertValidSessionId(id);
+    const name = this.#codec.fileName(id);
+    if (!this.#dirReady) await this.#prepare();
+    await this.#exclusive(name, () => removeSessionFile(this.#io, name));
+  }
+
+  async *all(): AsyncGenerator<[string, SessionRecord]> {
+    let pending: string[] = [];
+    const drain = async () => {
+      const names = pending;
+      pending = [];
+      return Promise.all(names.map((name) => this.#readOrQuarantine(name)));
+    };
+    for await (const name of listNames(this.#fs, this.path)) {
+      if (!SESSION_FILE.test(name)) continue;
+      pending.push(name);
+      if (pending.length < READ_AHEAD) continue;
+      for (const entry of await drain()) if (entry) yield entry;
+    }
+    for (const entry of await drain()) if (entry) yield entry;
+  }
+
+  async length(): Promise<number> {
+    let count = 0;
+    for await (const name of listNames(this.#fs, this.path)) if (SESSION_FILE.test(name)) count++;
+    return count;
+  }
+
+  /** Removes every session file, quarantined file and stale leftover; other files stay. */
+  async clear(): Promise<void> {
+    const errors: Error[] = [];
+    await this.#sweep(true, (error) => errors.push(error));
+    if (errors.length > 0) {
+      throw new StoreWriteError(
+        `session-store-js: clear() could not remove ${errors.length} file(s)`,
+        {
+          cause: errors[0],
+        },
+      );
+    }
+  }
+
+  /** Stops the cleanup timer and waits for a sweep in flight. Idempotent. */
+  async close(): Promise<void> {
+    this.stopCleanup();
+    await this.#sweeping;
+  }
+
+  /**
+   * Sweeps now (so leftovers of a crash go at startup) and then every `cleanupInterval` ms.
+   * The timer does not keep the process alive. Idempotent.
+   */
+  startCleanup(): void {
+    if (this.#timer) return;
+    void this.cleanup();
+    this.#timer = setInterval(() => void this.cleanup(), this.cleanupInterval);
+    this.#timer.unref();
+  }
+
+  stopCleanup(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * One sweep now: removes expired sessions, temp files older than a minute, stale locks and
+   * quarantined files older than 7 days. Resolves the number of sessions removed; never
+   * rejects (errors go to `onError`). Concurrent calls share the sweep in flight.
+   */
+  cleanup(): Promise<number> {
+    this.#sweeping ??= this.#sweep(false, (error) => reportBackgroundError(this.#onError, error))
+      .catch((error: unknown) => {
+        reportBackgroundError(this.#onError, error);
+        return 0;
+      })
+      .finally(() => {
+        this.#sweeping = undefined;
+      });
+    return this.#sweeping;
+  }
+
+  /**
+   * Creates the directory (mode 0700, parents too) if needed and checks it: a symlink, a
+   * non-directory or a directory owned by another uid is refused with InvalidOptionError; an
+   * existing directory with other permissions is chmod-ed to 0700 (see `file-directory.ts`).
+   * Operations call it once, lazily, and again when the directory vanished.
+   */
+  async ensureDirectory(): Promise<void> {
+    await prepareDirectory(this.#fs, this.path, this.#io.uid);
+    this.#io.chmodFiles = this.#io.uid !== undefined && (process.umask() & 0o600) !== 0;
+    this.#dirReady = true;
+  }
+
+  /** Absolute path of the file of `sessionId`. Throws InvalidSessionIdError for an invalid id. */
+  _getFilePath(sessionId: string): string {
+    assertValidSessionId(sessionId);
+    return join(this.path, this.#codec.fileName(sessionId));
+  }
+
+  async #prepare(): Promise<void> {
+    this.#preparing ??= this.ensureDirectory().finally(() => {
+      this.#preparing = undefined;
+    });
+    await this.#preparing;
+  }
+
+  #clamp(expiresAt: number): number {
+    checkTime(expiresAt);
+    return Math.min(expiresAt, Date.now() + this.ttl * 1000);
+  }
+
+  /** Runs `fn` alone for this session: in-process queue, plus the lock file with multiProcess. */
+  #exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.multiProcess) return this.#queue.run(name, fn);
+    return this.#queue.run(name, () =>
+      // A lock file that can't be created (ENOSPC, EROFS, …) is a failed write.
+      withFileLock(this.#fs, this.path, name, LOCK, fn).catch((error: unknown) => {
+        throw asWriteError(error);
+      }),
+    );
+  }
+
+  /** Read-modify-write of a live session; false (nothing written) when it is missing or expired. */
+  async #rewrite(id: string, expiresAt: number, change: (data: SessionRecord['data']) => void) {
+    const name = this.#codec.fileName(id);
+    const clamped = this.#clamp(expiresAt);
+    if (!this.#dirReady) await this.#prepare();
+    return this.#exclusive(name, async () => {
+      const current = await readSessionFile(this.#io, name);
+      if (current.state === 'corrupt') await this.#moveAside(name, current.reason);
+      if (current.state !== 'ok' || current.record.expiresAt <= Date.now()) return false;
+      const { data, createdAt } = current.record;
+      change(data);
+      const bytes = this.#fitting(
+        this.#codec.serialize(id, { data, createdAt, expiresAt: clamped }, name),
+      );
+      return this.#write(name, bytes, clamped, false);
+    });
+  }
+
+  /**
+   * Refuses content over `maxFileSize` before anything is written: such a file would read back
+   * as corrupt, so acknowledging it would lose the session.
+   */
+  #fitting(bytes: Buffer): Buffer {
+    if (bytes.length > this.maxFileSize) {
+      throw new SessionTooLargeError(
+        `the session would take ${bytes.length} bytes on disk, over the FileStore's maxFileSize (${this.maxFileSize})`,
+      );
+    }
+    return bytes;
+  }
+
+  /** Writes under the caller's lock; recreates a vanished directory once; wraps fs errors. */
+  async #write(name: string, bytes: Buffer, expiresAt: number, exclusive: boolean) {
+    try {
+      try {
+        return await writeSessionFile(this.#io, name, bytes, expiresAt, exclusive);
+      } catch (error) {
+        if (errorCode(error) !== 'ENOENT') throw error;
+        this.#dirReady = false;
+        await this.#prepare();
+        return await writeSessionFile(this.#io, name, bytes, expiresAt, exclusive);
+      }
+    } catch (error) {
+      throw asWriteError(error);
+    }
+  }
+
+  async #readOrQuarantine(name: string): Promise<[string, SessionRecord] | undefined> {
+    const result = await readSessionFile(this.#io, name);
+    if (result.state === 'corrupt') await this.#quarantine(name);
+    if (result.state !== 'ok' || result.record.expiresAt <= Date.now()) return undefined;
+    return [result.id, result.record];
+  }
+
+  /** Re-checks under the lock that `name` is still invalid, then moves it aside. Never throws. */
+  async #quarantine(name: string): Promise<void> {
+    try {
+      await this.#exclusive(name, async () => {
+        const again = await readSessionFile(this.#io, name);
+        if (again.state === 'corrupt') await this.#moveAside(name, again.reason);
+      });
+    } catch (error) {
+      reportBackgroundError(this.#onError, error);
+    }
+  }
+
+  /** Under the lock: moves an invalid file aside and reports it. */
+  async #moveAside(name: string, reason: string): Promise<void> {
+    if (!(await moveAside(this.#io, name))) return;
+    const message = `session-store-js: FileStore moved an invalid session file aside to ${name}.corrupt (${reason})`;
+    reportBackgroundError(this.#onError, new Error(message));
+  }
+
+  async #sweep(everything: boolean, onError: (error: Error) => void): Promise<number> {
+    // A directory deleted or swapped for a symlink at runtime must be noticed even when no
+    // write hits ENOENT: the next operation re-validates it.
+    let present: boolean;
+    try {
+      present = await directoryStillThere(this.#fs, this.path, this.#io.uid);
+    } catch (error) {
+      this.#dirReady = false;
+      throw error;
+    }
+    if (!present) {
+      this.#dirReady = false;
+      return 0;
+    }
+    return sweep({
+      fs: this.#fs,
+      dir: this.path,
+      everything,
+      tempGraceMs: TEMP_GRACE_MS,
+      lockStaleMs: LOCK.staleMs,
+      corruptRetentionMs: CORRUPT_RETENTION_MS,
+      onError,
+      remove: (name, now) =>
+        this.#exclusive(name, async () => {
+          if (everything) return removeSessionFile(this.#io, name);
+          const current = await readSessionFile(this.#io, name);
+          if (current.state === 'corrupt') await this.#moveAside(name, current.reason);
+          if (current.state !== 'ok') return false;
+          if (current.record.expiresAt <= now) return removeSessionFile(this.#io, name);
+          // Touched after the listing, or an mtime out of step (a restored backup): repair it
+          // so the next sweep does not open this file again.
+          const seconds = current.record.expiresAt / 1000;
+          await this.#fs.lutimes(join(this.path, name), seconds, seconds);
+          return false;
+        }),
+    });
+  }
+}
+
+function checkTime(time: number): void {
+  if (!isTime(time)) {
+    throw new InvalidSessionDataError(
+      'session-store-js: session times must be finite, non-negative numbers of ms',
+    );
+  }
+}
