@@ -78,6 +78,38 @@ export const defaultFs: FileStoreFs = {
  * Read flags: never follow a symlink (ELOOP instead) and never block on a FIFO (the `fstat`
  * that follows refuses anything but a regular file).
  */
+/** Runs a synchronous fs call and hands its outcome back as a promise. */
+function now<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * The per-request calls done synchronously: each is one small syscall on a local file (a few
+ * µs; creating or renaming a file ~50–100 µs on ext4), while handing it to libuv's thread pool
+ * costs a futex wake-up, an eventfd round trip and two context switches — more than the call
+ * itself (measured: an update went from ~1.3 ms to ~0.2 ms of CPU). `fsync`, directory listing
+ * and `lstat` for cleanup stay asynchronous: they are slow or come in bulk.
+ */
+export const syncFs: FileStoreFs = {
+  ...defaultFs,
+  open: (path, flags, mode) => now(() => nodeFs.openSync(path, flags, mode)),
+  fstat: (fd) => now(() => nodeFs.fstatSync(fd)),
+  read: (fd, buffer, offset, length, position) =>
+    now(() => nodeFs.readSync(fd, buffer, offset, length, position)),
+  write: (fd, buffer, offset, length) =>
+    now(() => nodeFs.writeSync(fd, buffer, offset, length, null)),
+  futimes: (fd, atime, mtime) => now(() => nodeFs.futimesSync(fd, atime, mtime)),
+  fchmod: (fd, mode) => now(() => nodeFs.fchmodSync(fd, mode)),
+  close: (fd) => now(() => nodeFs.closeSync(fd)),
+  rename: (from, to) => now(() => nodeFs.renameSync(from, to)),
+  link: (existing, newPath) => now(() => nodeFs.linkSync(existing, newPath)),
+  unlink: (path) => now(() => nodeFs.unlinkSync(path)),
+};
+
 export const READ_FLAGS =
   constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
