@@ -110,6 +110,9 @@ export const syncFs: FileStoreFs = {
   unlink: (path) => now(() => nodeFs.unlinkSync(path)),
 };
 
+/** Opening an existing session file for an in-place rewrite: never creates, never follows. */
+export const WRITE_IN_PLACE_FLAGS = constants.O_WRONLY | (constants.O_NOFOLLOW ?? 0);
+
 export const READ_FLAGS =
   constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 

@@ -35,10 +35,12 @@ import { errorCode, type FileStoreFs, listNames } from './file-fs.js';
 import {
   asWriteError,
   type FileIoContext,
+  IN_PLACE_LIMIT,
   moveAside,
   readSessionFile,
   removeSessionFile,
   writeSessionFile,
+  writeSessionFileInPlace,
 } from './file-io.js';
 import { KeyedQueue, type LockOptions, withFileLock } from './file-lock.js';
 import { type FileStoreOptions, resolveFileStoreOptions } from './file-options.js';
@@ -71,6 +73,8 @@ export class FileStore implements SessionStore {
   readonly #codec: FileCodec;
   readonly #io: FileIoContext;
   readonly #queue = new KeyedQueue();
+  /** Small rewrites go in place (see writeSessionFileInPlace for when that is as safe). */
+  readonly #inPlace: boolean;
   #dirReady = false;
   #preparing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -87,6 +91,12 @@ export class FileStore implements SessionStore {
     this.#onError = resolved.onError;
     this.#fs = resolved.fs;
     this.#codec = new FileCodec(resolved.encryptionKey);
+    this.#inPlace =
+      process.platform === 'linux' &&
+      resolved.syncIO &&
+      options.fs === undefined &&
+      !resolved.multiProcess &&
+      !resolved.fsync;
     this.#io = {
       fs: this.#fs,
       dir: this.path,
@@ -278,6 +288,15 @@ export class FileStore implements SessionStore {
       const bytes = this.#fitting(
         this.#codec.serialize(id, { data, createdAt, expiresAt: clamped }, name),
       );
+      // A file with a looser mode is rewritten through a new 0600 file instead.
+      const fits = bytes.length <= current.size && current.size <= IN_PLACE_LIMIT;
+      if (this.#inPlace && fits && current.private) {
+        try {
+          return await writeSessionFileInPlace(this.#io, name, bytes, current.size, clamped);
+        } catch (error) {
+          throw asWriteError(error);
+        }
+      }
       return this.#write(name, bytes, clamped, false);
     });
   }

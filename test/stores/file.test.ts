@@ -6,6 +6,7 @@ import {
   lstat,
   mkdir,
   readdir,
+  readFile,
   rm,
   stat,
   symlink,
@@ -206,6 +207,61 @@ describe('FileStore: size limit', () => {
       SessionTooLargeError,
     );
     assert.equal(await t.store.get(big), undefined);
+    await t.done();
+  });
+});
+
+describe('FileStore: in-place rewrites of small sessions', () => {
+  const inode = async (path: string) => (await stat(path)).ino;
+
+  it('rewrites a small session in the same file, padded with JSON whitespace', async () => {
+    const t = await setup();
+    const id = generateSessionId();
+    await t.store.create(id, record({ visits: 1 }));
+    const path = t.store._getFilePath(id);
+    const before = await inode(path);
+    const size = (await stat(path)).size;
+    assert.equal(size % 256, 0, 'small files are padded to a multiple of 256 bytes');
+    for (let visits = 2; visits <= 20; visits++) {
+      assert.equal(await t.store.update(id, { set: { visits } }, Date.now() + HOUR), true);
+    }
+    assert.equal(await inode(path), before, 'the same file was rewritten in place');
+    assert.equal((await stat(path)).size, size);
+    const text = await readFile(path, 'utf8');
+    assert.equal(JSON.parse(text).data.visits, 20);
+    assert.match(text, /\} +$/);
+    assert.equal((await t.store.get(id))?.data.visits, 20);
+    await t.done();
+  });
+
+  it('a session that outgrows its file, or a multiProcess store, writes a new file and renames it', async () => {
+    const t = await setup();
+    const id = generateSessionId();
+    await t.store.create(id, record({ note: 'short' }));
+    const path = t.store._getFilePath(id);
+    const before = await inode(path);
+    await t.store.update(id, { set: { note: 'x'.repeat(600) } }, Date.now() + HOUR);
+    assert.notEqual(await inode(path), before);
+    assert.equal((await t.store.get(id))?.data.note, 'x'.repeat(600));
+    await t.done();
+
+    const shared = await setup({ multiProcess: true });
+    const other = generateSessionId();
+    await shared.store.create(other, record({ visits: 1 }));
+    const sharedPath = shared.store._getFilePath(other);
+    const first = await inode(sharedPath);
+    await shared.store.update(other, { set: { visits: 2 } }, Date.now() + HOUR);
+    assert.notEqual(await inode(sharedPath), first, 'with multiProcess every write is a rename');
+    await shared.done();
+  });
+
+  it('never recreates a file that vanished before an in-place rewrite', async () => {
+    const t = await setup();
+    const id = generateSessionId();
+    await t.store.create(id, record({ visits: 1 }));
+    await rm(t.store._getFilePath(id));
+    assert.equal(await t.store.update(id, { set: { visits: 2 } }, Date.now() + HOUR), false);
+    await assert.rejects(stat(t.store._getFilePath(id)), { code: 'ENOENT' });
     await t.done();
   });
 });
