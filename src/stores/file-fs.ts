@@ -110,11 +110,12 @@ export const syncFs: FileStoreFs = {
   unlink: (path) => now(() => nodeFs.unlinkSync(path)),
 };
 
-/** Opening an existing session file for an in-place rewrite: never creates, never follows. */
-export const WRITE_IN_PLACE_FLAGS = constants.O_WRONLY | (constants.O_NOFOLLOW ?? 0);
-
 export const READ_FLAGS =
   constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
+/** Opening a session file to read it and maybe rewrite it in place: never creates or follows. */
+export const READ_WRITE_FLAGS =
+  constants.O_RDWR | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
 /** The `code` of a Node system error, or `undefined`. */
 export function errorCode(error: unknown): string | undefined {

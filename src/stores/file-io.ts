@@ -23,9 +23,9 @@ import {
   type FileStoreFs,
   openRetrying,
   READ_FLAGS,
+  READ_WRITE_FLAGS,
   readExactly,
   unlinkQuietly,
-  WRITE_IN_PLACE_FLAGS,
   writeAll,
 } from './file-fs.js';
 
@@ -51,6 +51,8 @@ export type ReadResult =
       size: number;
       /** Only the owner can read or write it (mode 0600 or tighter). */
       private: boolean;
+      /** With `writable`: the open read-write descriptor; the caller closes it. */
+      fd: number | undefined;
     };
 
 const MISSING: ReadResult = { state: 'missing' };
@@ -69,17 +71,28 @@ function readError(error: unknown): StoreUnavailableError {
   );
 }
 
-/** Reads the session file `name`. Rejects only with StoreUnavailableError (EIO, EACCES, …). */
-export async function readSessionFile(ctx: FileIoContext, name: string): Promise<ReadResult> {
+/**
+ * Reads the session file `name`. Rejects only with StoreUnavailableError (EIO, EACCES, …).
+ * With `writable`, the file is opened read-write and, when it is valid, its descriptor is handed
+ * back as `fd` for an in-place rewrite (one open instead of two); the caller must close it.
+ */
+export async function readSessionFile(
+  ctx: FileIoContext,
+  name: string,
+  writable = false,
+): Promise<ReadResult> {
   let fd: number;
   try {
-    fd = await openRetrying(ctx.fs, join(ctx.dir, name), READ_FLAGS);
+    fd = await openRetrying(ctx.fs, join(ctx.dir, name), writable ? READ_WRITE_FLAGS : READ_FLAGS);
   } catch (error) {
     const code = errorCode(error);
     if (code === 'ENOENT') return MISSING;
     if (code !== undefined && NOT_A_FILE.has(code)) return corrupt('not a regular file');
+    // A file we may read but not write: read it; the caller then writes through a new file.
+    if (writable && (code === 'EACCES' || code === 'EROFS')) return readSessionFile(ctx, name);
     throw readError(error);
   }
+  let handOver = false;
   try {
     const stat = await ctx.fs.fstat(fd);
     if (!stat.isFile()) return corrupt('not a regular file');
@@ -91,13 +104,19 @@ export async function readSessionFile(ctx: FileIoContext, name: string): Promise
     if (typeof parsed === 'string' && stat.size <= IN_PLACE_LIMIT) {
       parsed = ctx.codec.parse(await readExactly(ctx.fs, fd, stat.size), name);
     }
-    return typeof parsed === 'string'
-      ? corrupt(parsed)
-      : { state: 'ok', ...parsed, size: stat.size, private: (stat.mode & 0o077) === 0 };
+    if (typeof parsed === 'string') return corrupt(parsed);
+    handOver = writable;
+    return {
+      state: 'ok',
+      ...parsed,
+      size: stat.size,
+      private: (stat.mode & 0o077) === 0,
+      fd: writable ? fd : undefined,
+    };
   } catch (error) {
     throw readError(error);
   } finally {
-    await closeQuietly(ctx.fs, fd);
+    if (!handOver) await closeQuietly(ctx.fs, fd);
   }
 }
 
@@ -170,34 +189,22 @@ function padded(bytes: Buffer): Buffer {
  * IN_PLACE_LIMIT`), so no block is allocated and the write can't fail half-way for lack of
  * space; with synchronous file calls and no other process writing (`syncIO`, no `multiProcess`),
  * so no reader of this process runs during the copy; and without `fsync`, since a power loss
- * can tear a page where the rename can't. The caller checks those conditions.
- * Resolves false when the file is gone (nothing is created: no resurrection).
+ * can tear a page where the rename can't. The caller checks those conditions, and passes the
+ * descriptor `readSessionFile(…, true)` opened (so a vanished file is never recreated).
  */
 export async function writeSessionFileInPlace(
   ctx: FileIoContext,
-  name: string,
+  fd: number,
   bytes: Buffer,
   size: number,
   expiresAt: number,
-): Promise<boolean> {
+): Promise<void> {
   const content =
     bytes.length === size ? bytes : Buffer.concat([bytes, Buffer.alloc(size - bytes.length, 0x20)]);
-  let fd: number;
-  try {
-    fd = await openRetrying(ctx.fs, join(ctx.dir, name), WRITE_IN_PLACE_FLAGS);
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return false;
-    throw error;
-  }
-  try {
-    const written = await ctx.fs.write(fd, content, 0, content.length);
-    if (written !== content.length) throw new Error('short write');
-    const seconds = expiresAt / 1000;
-    await ctx.fs.futimes(fd, seconds, seconds);
-    return true;
-  } finally {
-    await closeQuietly(ctx.fs, fd);
-  }
+  const written = await ctx.fs.write(fd, content, 0, content.length);
+  if (written !== content.length) throw new Error('short write');
+  const seconds = expiresAt / 1000;
+  await ctx.fs.futimes(fd, seconds, seconds);
 }
 
 /** `link(temp, file)`: atomic create-if-absent, across processes too. False when it exists. */

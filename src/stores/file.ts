@@ -31,7 +31,7 @@ import type {
 import { sweep } from './file-cleanup.js';
 import { directoryStillThere, prepareDirectory } from './file-directory.js';
 import { FileCodec, isTime, SESSION_FILE } from './file-format.js';
-import { errorCode, type FileStoreFs, listNames } from './file-fs.js';
+import { closeQuietly, errorCode, type FileStoreFs, listNames } from './file-fs.js';
 import {
   asWriteError,
   type FileIoContext,
@@ -280,24 +280,30 @@ export class FileStore implements SessionStore {
     const clamped = this.#clamp(expiresAt);
     if (!this.#dirReady) await this.#prepare();
     return this.#exclusive(name, async () => {
-      const current = await readSessionFile(this.#io, name);
+      const current = await readSessionFile(this.#io, name, this.#inPlace);
       if (current.state === 'corrupt') await this.#moveAside(name, current.reason);
-      if (current.state !== 'ok' || current.record.expiresAt <= Date.now()) return false;
-      const { data, createdAt } = current.record;
-      change(data);
-      const bytes = this.#fitting(
-        this.#codec.serialize(id, { data, createdAt, expiresAt: clamped }, name),
-      );
-      // A file with a looser mode is rewritten through a new 0600 file instead.
-      const fits = bytes.length <= current.size && current.size <= IN_PLACE_LIMIT;
-      if (this.#inPlace && fits && current.private) {
-        try {
-          return await writeSessionFileInPlace(this.#io, name, bytes, current.size, clamped);
-        } catch (error) {
-          throw asWriteError(error);
+      if (current.state !== 'ok') return false;
+      try {
+        if (current.record.expiresAt <= Date.now()) return false;
+        const { data, createdAt } = current.record;
+        change(data);
+        const bytes = this.#fitting(
+          this.#codec.serialize(id, { data, createdAt, expiresAt: clamped }, name),
+        );
+        // In place only into a private file the new content fits; else through a new 0600 file.
+        const { fd, size } = current;
+        if (fd !== undefined && current.private && bytes.length <= size && size <= IN_PLACE_LIMIT) {
+          try {
+            await writeSessionFileInPlace(this.#io, fd, bytes, size, clamped);
+            return true;
+          } catch (error) {
+            throw asWriteError(error);
+          }
         }
+        return await this.#write(name, bytes, clamped, false);
+      } finally {
+        if (current.fd !== undefined) await closeQuietly(this.#fs, current.fd);
       }
-      return this.#write(name, bytes, clamped, false);
     });
   }
 
