@@ -137,9 +137,7 @@ describe('FileStore: file names, modes and paths', () => {
     });
     await store.ensureDirectory();
     calls.length = 0;
-    const started = performance.now();
     assert.equal(await store.get(generateSessionId()), undefined);
-    assert.ok(performance.now() - started < 50);
     assert.deepEqual(calls, ['open']);
     assert.deepEqual(t.errors, []);
     await t.done();
@@ -402,13 +400,14 @@ describe('FileStore: cleanup, listing and clearing', () => {
     await writeFile(lock, JSON.stringify({ pid: deadPid, host, token: 't', time: Date.now() }));
     const started = Date.now();
     assert.equal(await store.update(id, { set: { a: 2 } }, Date.now() + HOUR), true);
-    assert.ok(Date.now() - started < 1000);
+    // Far below the 10 s a waiter gives up after: the dead holder's lock was broken at once.
+    assert.ok(Date.now() - started < 5000);
     assert.equal((await store.get(id))?.data.a, 2);
     await assert.rejects(lstat(lock), { code: 'ENOENT' });
     // A lock of this very process that it no longer holds (its release failed) is stale too.
     await writeFile(lock, JSON.stringify({ pid: process.pid, host, token: 'u', time: Date.now() }));
     assert.equal(await store.touch(id, Date.now() + HOUR), true);
-    assert.ok(Date.now() - started < 1000);
+    assert.ok(Date.now() - started < 5000);
     await store.clear();
   });
 

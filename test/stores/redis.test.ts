@@ -414,7 +414,7 @@ if (skip) {
       });
       const started = Date.now();
       await assert.rejects(store.get(generateSessionId()), StoreUnavailableError);
-      assert.ok(Date.now() - started < 1000);
+      assert.ok(Date.now() - started < 3000, 'fails fast instead of waiting for a connection');
       await assert.rejects(store.get(generateSessionId()), StoreUnavailableError);
       assert.equal(reported.length, 1, 'a connection error is reported once per outage');
       await store.close();
