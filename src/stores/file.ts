@@ -31,7 +31,7 @@ import type {
 import { sweep } from './file-cleanup.js';
 import { directoryStillThere, prepareDirectory } from './file-directory.js';
 import { FileCodec, isTime, SESSION_FILE } from './file-format.js';
-import { closeQuietly, errorCode, type FileStoreFs, listNames } from './file-fs.js';
+import { closeQuietly, defaultFs, errorCode, type FileStoreFs, listNames } from './file-fs.js';
 import {
   asWriteError,
   type FileIoContext,
@@ -72,6 +72,11 @@ export class FileStore implements SessionStore {
   readonly #fs: FileStoreFs;
   readonly #codec: FileCodec;
   readonly #io: FileIoContext;
+  /**
+   * The same, with asynchronous fs calls whatever `syncIO` says: a sweep handles thousands of
+   * files, and 128 synchronous unlinks in a row would block the event loop for milliseconds.
+   */
+  readonly #bulkIo: FileIoContext;
   readonly #queue = new KeyedQueue();
   /** Small rewrites go in place (see writeSessionFileInPlace for when that is as safe). */
   readonly #inPlace: boolean;
@@ -106,6 +111,7 @@ export class FileStore implements SessionStore {
       fsync: this.fsync,
       chmodFiles: false,
     };
+    this.#bulkIo = { ...this.#io, fs: options.fs ?? defaultFs };
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
@@ -377,7 +383,7 @@ export class FileStore implements SessionStore {
       return 0;
     }
     return sweep({
-      fs: this.#fs,
+      fs: this.#bulkIo.fs,
       dir: this.path,
       everything,
       tempGraceMs: TEMP_GRACE_MS,
@@ -386,15 +392,15 @@ export class FileStore implements SessionStore {
       onError,
       remove: (name, now) =>
         this.#exclusive(name, async () => {
-          if (everything) return removeSessionFile(this.#io, name);
-          const current = await readSessionFile(this.#io, name);
+          if (everything) return removeSessionFile(this.#bulkIo, name);
+          const current = await readSessionFile(this.#bulkIo, name);
           if (current.state === 'corrupt') await this.#moveAside(name, current.reason);
           if (current.state !== 'ok') return false;
-          if (current.record.expiresAt <= now) return removeSessionFile(this.#io, name);
+          if (current.record.expiresAt <= now) return removeSessionFile(this.#bulkIo, name);
           // Touched after the listing, or an mtime out of step (a restored backup): repair it
           // so the next sweep does not open this file again.
           const seconds = current.record.expiresAt / 1000;
-          await this.#fs.lutimes(join(this.path, name), seconds, seconds);
+          await this.#bulkIo.fs.lutimes(join(this.path, name), seconds, seconds);
           return false;
         }),
     });

@@ -1,0 +1,66 @@
+// Child-process bookkeeping: every child is tracked and killed on exit, error or signal.
+import { spawn } from 'node:child_process';
+
+const children = new Set();
+
+export function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+export function killAll(signal = 'SIGKILL') {
+  for (const child of children) {
+    try {
+      child.kill(signal);
+    } catch {}
+  }
+}
+
+/** Resolves when `child` exits; after `ms` sends SIGKILL. */
+export function waitExit(child, ms = 10_000) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Runs `node args…` to completion; resolves { code, stdout, stderr }. `timeoutMs` kills it.
+ * stderr is passed through when `inheritStderr`.
+ */
+export function runNode(args, { env, timeoutMs = 600_000, inheritStderr = true } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = track(
+      spawn(process.execPath, args, {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', inheritStderr ? 'inherit' : 'pipe'],
+      }),
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr?.setEncoding('utf8').on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? signal, stdout, stderr });
+    });
+  });
+}
+
+/** The JSON object printed on the last non-empty stdout line of a child. */
+export function lastJson(stdout) {
+  const lines = stdout.trim().split('\n').filter(Boolean);
+  if (lines.length === 0) throw new Error('child printed nothing');
+  return JSON.parse(lines[lines.length - 1]);
+}

@@ -1,0 +1,191 @@
+// The load generator, in its own process: `node bench/load.mjs '<json config>'`.
+// Config: { port, workload: 'visit'|'new'|'keys', duration (s), connections, sessions, keys }.
+// Prints one JSON line with the result on stdout.
+//
+//   visit: warm-up = `sessions` requests without a cookie (each creates a session with visits=1;
+//          the Set-Cookie of each is kept); then autocannon for `duration` s where connection c
+//          cycles through sessions c, c+connections, c+2·connections … so no two requests of one
+//          session are ever in flight together. Afterwards every session is read once
+//          (/__read) and the sum of visits is compared with warm-up + completed /visit requests.
+//   new:   warm-up = `sessions` requests without a cookie (discarded); then autocannon on /new
+//          without cookies, so every request creates a session.
+//   keys:  one session is created, then `keys` requests with that same cookie, `connections`
+//          in flight at a time, request i setting k<i>; afterwards /__keys counts the survivors.
+import http from 'node:http';
+import os from 'node:os';
+import autocannon from 'autocannon';
+
+const config = JSON.parse(process.argv[2]);
+const { port, workload, duration = 5, connections = 50, sessions = 1000, keys = 1000 } = config;
+const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+
+function get(path, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+  });
+}
+
+/** Runs `count` tasks, `concurrency` at a time; resolves their results in order. */
+async function pool(count, concurrency, task) {
+  const results = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      results[i] = await task(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return results;
+}
+
+/** The `name=value` part of our session cookie in a response, or undefined. */
+function sessionCookie(res) {
+  const list = res.headers['set-cookie'] ?? [];
+  const cookie = list.find((c) => c.startsWith('sid='));
+  return cookie?.split(';')[0];
+}
+
+function stats() {
+  return get('/__stats').then((res) => JSON.parse(res.body));
+}
+
+const sameWork = (a, b) => a.visit === b.visit && a.new === b.new && a.key === b.key;
+
+/** Stats once the server has finished every request (the run's end cuts some off client-side). */
+async function settledStats() {
+  for (let i = 0; i < 750; i++) {
+    const s = await stats();
+    if (s.inflight === 0) {
+      // A grace period for writes that finish after their response (express-session saves in
+      // res.end), then the figures must be unchanged.
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const again = await stats();
+      if (again.inflight === 0 && sameWork(again.counters, s.counters)) return again;
+      continue;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  // Still busy after ~15 s: report what there is, flagged (the deficit is then not reliable).
+  return { ...(await stats()), unsettled: true };
+}
+
+function cannon({ path, ...options }) {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      { url: `http://127.0.0.1:${port}${path}`, connections, duration, pipelining: 1, ...options },
+      (error, result) => (error ? reject(error) : resolve(result)),
+    );
+  });
+}
+
+function summarize(result) {
+  return {
+    rps: result['2xx'] / result.duration,
+    ok: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    mean: result.latency.average,
+  };
+}
+
+async function visit() {
+  const warm = await pool(sessions, connections, () => get('/visit'));
+  const cookies = warm.map(sessionCookie);
+  const warmOk = warm.filter((r) => r.status === 200).length;
+  const isBare = cookies.every((c) => c === undefined);
+  const before = await settledStats();
+  const result = await cannon({
+    path: '/visit',
+    setupClient(client) {
+      if (isBare) return;
+      const c = nextClient++ % connections;
+      let turn = 0;
+      const mine = cookies.filter((_, i) => i % connections === c);
+      const next = () => mine[turn++ % mine.length];
+      client.setHeaders({ cookie: next() });
+      client.on('response', () => client.setHeaders({ cookie: next() }));
+    },
+  });
+  const after = await settledStats();
+  const out = { ...summarize(result), warmup: warmOk };
+  if (!isBare) {
+    const reads = await pool(cookies.length, connections, (i) =>
+      cookies[i] ? get('/__read', { cookie: cookies[i] }) : Promise.resolve({ body: 'null' }),
+    );
+    const sum = reads.reduce((s, r) => s + (JSON.parse(r.body)?.visits ?? 0), 0);
+    // Completed /visit responses: warm-up ones plus every one of the timed run (also those the
+    // run's end cut off on the client side, which the server still finished).
+    const served = after.counters.visit;
+    out.sum = sum;
+    out.expected = served;
+    out.deficit = served - sum;
+    out.missingCookies = cookies.filter((c) => !c).length;
+  }
+  if (after.unsettled) out.unsettled = true;
+  out.served = after.counters.visit - before.counters.visit;
+  out.cpuPerReq = (after.cpuMicros - before.cpuMicros) / out.served;
+  out.rss = after.rss;
+  out.maxRss = after.maxRss;
+  out.load = os.loadavg()[0];
+  return out;
+}
+let nextClient = 0;
+
+async function newVisitor() {
+  await pool(sessions, connections, () => get('/new'));
+  const before = await settledStats();
+  const result = await cannon({ path: '/new' });
+  const after = await settledStats();
+  const served = after.counters.new - before.counters.new;
+  return {
+    ...summarize(result),
+    served,
+    cpuPerReq: (after.cpuMicros - before.cpuMicros) / served,
+    rss: after.rss,
+    maxRss: after.maxRss,
+    load: os.loadavg()[0],
+  };
+}
+
+async function concurrentKeys() {
+  const first = await get('/visit');
+  const cookie = sessionCookie(first);
+  if (!cookie) return { lost: null, keys };
+  const started = performance.now();
+  const responses = await pool(keys, connections, (i) => get(`/key?i=${i}`, { cookie }));
+  const seconds = (performance.now() - started) / 1000;
+  const ok = responses.filter((r) => r.status === 200).length;
+  const after = await settledStats();
+  const count = JSON.parse((await get(`/__keys?n=${keys}`, { cookie })).body).count;
+  return {
+    keys,
+    ok,
+    failed: keys - ok,
+    present: count,
+    lost: ok - count,
+    rps: keys / seconds,
+    rss: after.rss,
+    maxRss: after.maxRss,
+  };
+}
+
+const run = { visit, new: newVisitor, keys: concurrentKeys }[workload];
+if (!run) throw new Error(`unknown workload ${workload}`);
+const out = await run();
+// Requests the server handled in all (warm-up, timed run, reads, stats calls).
+out.requestsTotal = (await stats()).counters.requests;
+agent.destroy();
+process.stdout.write(`${JSON.stringify(out)}\n`);
+process.exit(0);
