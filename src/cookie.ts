@@ -41,6 +41,9 @@ export class SessionCookie {
   readonly secure: boolean | 'auto';
   /** The attributes that never change, computed once: `; Path=/; HttpOnly; SameSite=Lax`. */
   readonly #fixed: string;
+  /** The last `Expires` date and the second (of the epoch) it is for: one cookie date per second. */
+  #expiresSecond = Number.NaN;
+  #expires = '';
 
   constructor(name: unknown, options: CookieOptions = {}) {
     if (typeof name !== 'string' || !TOKEN.test(name)) {
@@ -144,7 +147,13 @@ export class SessionCookie {
 
   /** `Set-Cookie` value carrying `signedValue` until `expiresAt` (ms since epoch). */
   serialize(signedValue: string, expiresAt: number, secure: boolean): string {
-    const expires = new Date(expiresAt).toUTCString();
+    // The date has one-second resolution, so a busy server formats it once a second.
+    const second = Math.floor(expiresAt / 1000);
+    if (second !== this.#expiresSecond) {
+      this.#expires = new Date(expiresAt).toUTCString();
+      this.#expiresSecond = second;
+    }
+    const expires = this.#expires;
     return `${this.name}=${encodeURIComponent(signedValue)}${this.#fixed}; Expires=${expires}${secure ? '; Secure' : ''}`;
   }
 

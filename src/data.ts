@@ -34,7 +34,7 @@ export function assertValidKey(key: unknown): asserts key is string {
  * only serializes it when that bound passes the limit.
  */
 export function assertJsonValue(value: unknown, maxBytes: number): void {
-  const bound = walk(value, 0, new Set(), 'value');
+  const bound = walk(value, 0, undefined, 'value');
   if (bound > maxBytes) {
     const size = Buffer.byteLength(JSON.stringify(value));
     if (size > maxBytes) {
@@ -45,7 +45,16 @@ export function assertJsonValue(value: unknown, maxBytes: number): void {
   }
 }
 
-function walk(value: unknown, depth: number, ancestors: Set<object>, path: string): number {
+/**
+ * `ancestors` holds the objects on the path to `value` (the cycle check); it is created at the
+ * first object, so a primitive value costs no allocation.
+ */
+function walk(
+  value: unknown,
+  depth: number,
+  ancestors: Set<object> | undefined,
+  path: string,
+): number {
   switch (typeof value) {
     case 'string':
       // Upper bound: JSON escapes a UTF-16 unit into at most 6 bytes (`\u001f`).
@@ -62,6 +71,7 @@ function walk(value: unknown, depth: number, ancestors: Set<object>, path: strin
   }
   if (value === null) return 4;
   if (depth >= MAX_DEPTH) fail(path, `nested deeper than ${MAX_DEPTH} levels`);
+  ancestors ??= new Set();
   if (ancestors.has(value)) fail(path, 'a circular reference');
   ancestors.add(value);
   let size = 2;

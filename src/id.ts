@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { InvalidSessionIdError } from './errors.js';
 
 /**
@@ -14,9 +14,25 @@ const ID_BYTES = 24;
  */
 const ID_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
 
+/**
+ * Random bytes are drawn from the CSPRNG 4 080 at a time (170 ids) instead of 24 per call: one
+ * native call and no Buffer allocation per id. Every byte of the pool serves one id only; the
+ * whole pool is refilled with fresh CSPRNG output when it runs out.
+ */
+const POOL_BYTES = 170 * ID_BYTES;
+let pool: Buffer | undefined;
+let poolOffset = POOL_BYTES;
+
 /** A new, unguessable session id. */
 export function generateSessionId(): string {
-  return randomBytes(ID_BYTES).toString('base64url');
+  if (poolOffset === POOL_BYTES || pool === undefined) {
+    pool ??= Buffer.allocUnsafeSlow(POOL_BYTES);
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const start = poolOffset;
+  poolOffset = start + ID_BYTES;
+  return pool.toString('base64url', start, poolOffset);
 }
 
 /** True when `id` is a string of the accepted shape. */

@@ -89,13 +89,17 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
   }
 
   /** The value of `key` in the request's session, or `undefined` (no session, or no such key). */
-  async get<K extends keyof T & string>(req: SessionRequest, key: K): Promise<T[K] | undefined> {
-    const state = this.#slot.of(req);
+  get<K extends keyof T & string>(req: SessionRequest, key: K): Promise<T[K] | undefined> {
+    let state: RequestState;
+    try {
+      state = this.#slot.of(req);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const pending = state.idle();
-    if (pending) await pending.catch(() => {});
-    const data = state.data;
-    // Own keys only, whatever prototype a third-party store hands back.
-    return data && Object.hasOwn(data, key) ? (data[key] as T[K]) : undefined;
+    if (!pending) return Promise.resolve(readKey<T, K>(state, key));
+    const read = () => readKey<T, K>(state, key);
+    return pending.then(read, read);
   }
 
   /**
@@ -106,15 +110,21 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
    * destroyed or expired meanwhile (it is never brought back), `HeadersSentError` when a new
    * session can no longer send its cookie.
    */
-  async set<K extends keyof T & string>(
+  set<K extends keyof T & string>(
     req: SessionRequest,
     key: K,
     value: T[K] | undefined,
   ): Promise<void> {
-    assertValidKey(key);
-    if (value !== undefined) assertJsonValue(value, this.#options.maxValueBytes);
-    const state = this.#slot.of(req);
-    await state.enqueue(() => this.#write(state, key, value as JsonValue | undefined));
+    // Not `async`, and the write below is a plain promise chain: on the path of every request
+    // that writes, each async layer would cost a suspended frame and a promise.
+    try {
+      assertValidKey(key);
+      if (value !== undefined) assertJsonValue(value, this.#options.maxValueBytes);
+      const state = this.#slot.of(req);
+      return state.enqueue(() => this.#write(state, key, value as JsonValue | undefined));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Removes the session from the store and clears the cookie. Resolves even when there is none. */
@@ -222,39 +232,67 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     return true;
   }
 
-  async #write(state: RequestState, key: string, value: JsonValue | undefined): Promise<void> {
-    const id = state.id;
-    if (id === undefined) {
-      if (value === undefined) return;
-      if (state.res.headersSent) throw new HeadersSentError();
-      const data: Record<string, JsonValue> = Object.create(null);
-      data[key] = value;
-      await this.#create(state, data);
-      return;
+  #write(state: RequestState, key: string, value: JsonValue | undefined): Promise<void> {
+    try {
+      const id = state.id;
+      if (id === undefined) {
+        if (value === undefined) return Promise.resolve();
+        if (state.res.headersSent) throw new HeadersSentError();
+        const data: Record<string, JsonValue> = Object.create(null);
+        data[key] = value;
+        return this.#insert(state, this.#newRecord(data), CREATE_ATTEMPTS, false) as Promise<void>;
+      }
+      const expiresAt = this.#renewedExpiry(state);
+      const changes = value === undefined ? { unset: [key] } : { set: { [key]: value } };
+      return this.#store(
+        () => this.store.update(id, changes, expiresAt),
+        (updated) => {
+          if (!updated) this.#lost(state);
+          const data = state.data!;
+          if (value === undefined) delete data[key];
+          else data[key] = value;
+          state.expiresAt = expiresAt;
+          this.#sendCookie(state);
+        },
+      );
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const expiresAt = this.#renewedExpiry(state);
-    const changes = value === undefined ? { unset: [key] } : { set: { [key]: value } };
-    const updated = await this.#store(() => this.store.update(id, changes, expiresAt));
-    if (!updated) this.#lost(state);
-    const data = state.data!;
-    if (value === undefined) delete data[key];
-    else data[key] = value;
-    state.expiresAt = expiresAt;
-    this.#sendCookie(state);
   }
 
-  async #create(state: RequestState, data: Record<string, JsonValue>): Promise<string> {
+  /** Creates a session holding `data` for the request; resolves its id. */
+  #create(state: RequestState, data: Record<string, JsonValue>): Promise<string> {
+    return this.#insert(state, this.#newRecord(data), CREATE_ATTEMPTS, true) as Promise<string>;
+  }
+
+  #newRecord(data: Record<string, JsonValue>): SessionRecord {
     const now = Date.now();
-    const record: SessionRecord = { data, createdAt: now, expiresAt: this.#expiryFor(now, now) };
-    for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
-      const id = generateSessionId();
-      if (await this.#store(() => this.store.create(id, record))) {
-        state.adopt(id, data, record.createdAt, record.expiresAt);
+    return { data, createdAt: now, expiresAt: this.#expiryFor(now, now) };
+  }
+
+  /**
+   * Stores `record` under a fresh id (a new id on a collision, `attempts` in all) and makes it
+   * the request's session; resolves the id when `resolveId`, else `undefined`.
+   */
+  #insert(
+    state: RequestState,
+    record: SessionRecord,
+    attempts: number,
+    resolveId: boolean,
+  ): Promise<string | undefined> {
+    const id = generateSessionId();
+    return this.#store(
+      () => this.store.create(id, record),
+      (created) => {
+        if (!created) {
+          if (attempts <= 1) throw new SessionCollisionError();
+          return this.#insert(state, record, attempts - 1, resolveId);
+        }
+        state.adopt(id, record.data, record.createdAt, record.expiresAt);
         this.#sendCookie(state);
-        return id;
-      }
-    }
-    throw new SessionCollisionError();
+        return resolveId ? id : undefined;
+      },
+    );
   }
 
   /** New expiry for a renewal of the live session; a session past its absolute cap is lost. */
@@ -305,12 +343,12 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
   }
 
   #sendCookie(state: RequestState): void {
-    if (state.res.headersSent || state.id === undefined) return;
-    const value = this.#cookie.serialize(
-      this.#signer.sign(state.id),
-      state.expiresAt,
-      this.#isSecure(state),
-    );
+    const id = state.id;
+    if (state.res.headersSent || id === undefined) return;
+    // The cookie the request came with, when the first secret signed it, is exactly what `sign`
+    // would compute: re-sending it spares an HMAC on every renewal.
+    const signed = state.signedId === id ? state.signedValue! : this.#signer.sign(id);
+    const value = this.#cookie.serialize(signed, state.expiresAt, this.#isSecure(state));
     setSessionCookie(state, this.cookieName, value);
     state.hadCookie = true;
   }
@@ -323,15 +361,37 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     return req.secure ?? req.socket?.encrypted === true;
   }
 
-  /** Runs a store call; failures that are not already typed become `StoreUnavailableError`. */
-  async #store<R>(call: () => Promise<R>): Promise<R> {
+  /**
+   * Runs a store call; failures that are not already typed become `StoreUnavailableError`.
+   * With `then`, resolves what `then` makes of the result (errors `then` throws pass untouched).
+   */
+  #store<R>(call: () => Promise<R>): Promise<R>;
+  #store<R, U>(call: () => Promise<R>, then: (result: R) => U | Promise<U>): Promise<U>;
+  #store<R, U>(call: () => Promise<R>, then?: (result: R) => U | Promise<U>): Promise<R | U> {
+    let pending: Promise<R>;
     try {
-      return await call();
+      pending = Promise.resolve(call());
     } catch (error) {
-      if (error instanceof SessionError) throw error;
-      throw new StoreUnavailableError('the session store failed', { cause: error });
+      return Promise.reject(storeFailure(error));
     }
+    return pending.then(then, rejectStoreFailure);
   }
+}
+
+/** A store's failure as the caller sees it: typed errors pass, others become `STORE_UNAVAILABLE`. */
+function storeFailure(error: unknown): unknown {
+  if (error instanceof SessionError) return error;
+  return new StoreUnavailableError('the session store failed', { cause: error });
+}
+
+function rejectStoreFailure(error: unknown): never {
+  throw storeFailure(error);
+}
+
+/** The value of `key` in the request's session (own keys only, whatever a store hands back). */
+function readKey<T, K extends keyof T & string>(state: RequestState, key: K): T[K] | undefined {
+  const data = state.data;
+  return data && Object.hasOwn(data, key) ? (data[key] as T[K]) : undefined;
 }
 
 /**

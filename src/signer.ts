@@ -13,21 +13,26 @@ const PREFIX = 's:';
 /** Length of an unpadded base64 SHA-256 digest. */
 const MAC_LENGTH = 43;
 
-function mac(value: string, secret: Secret): string {
+function mac(value: string, secret: Buffer): string {
   return createHmac('sha256', secret).update(value).digest('base64').slice(0, MAC_LENGTH);
 }
 
 export class Signer {
-  readonly #secrets: readonly Secret[];
+  /** The secrets as bytes (a string secret is its UTF-8, as `createHmac` would encode it). */
+  readonly #secrets: readonly Buffer[];
 
   /** `secrets` must be non-empty; validated by the manager. */
   constructor(secrets: readonly Secret[]) {
-    this.#secrets = secrets;
+    // Encoded once here instead of on every HMAC; copied, so later changes to a caller's Buffer
+    // can't change the key.
+    this.#secrets = secrets.map((secret) =>
+      typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret),
+    );
   }
 
   /** The signed cookie value (not yet URL-encoded) for `id`, with the first secret. */
   sign(id: string): string {
-    return `${PREFIX}${id}.${mac(id, this.#secrets[0] as Secret)}`;
+    return `${PREFIX}${id}.${mac(id, this.#secrets[0]!)}`;
   }
 
   /**
@@ -47,7 +52,7 @@ export class Signer {
     const givenBytes = Buffer.from(given, 'utf8');
     if (givenBytes.length !== MAC_LENGTH) return undefined;
     for (let i = 0; i < this.#secrets.length; i++) {
-      const expected = Buffer.from(mac(id, this.#secrets[i] as Secret), 'utf8');
+      const expected = Buffer.from(mac(id, this.#secrets[i]!), 'utf8');
       if (timingSafeEqual(expected, givenBytes)) return { id, renew: i > 0 };
     }
     return undefined;

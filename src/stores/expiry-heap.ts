@@ -1,10 +1,11 @@
 /**
- * A binary min-heap of entries ordered by `expiresAt`, each entry knowing its own position so it
+ * A binary min-heap of entries ordered by `expiry`, each entry knowing its own position so it
  * can be moved or removed in O(log n). This is the MemoryStore's expiration index: cleanup pops
  * exactly the expired entries (O(expired · log n)) instead of walking every session.
  */
 export interface HeapEntry {
-  expiresAt: number;
+  /** When the entry expires, on any time scale the owner uses consistently (lower = sooner). */
+  expiry: number;
   /** Position in the heap array; -1 when not in the heap. Maintained by the heap. */
   heapIndex: number;
 }
@@ -27,11 +28,11 @@ export class ExpiryHeap<E extends HeapEntry> {
     this.#up(entry.heapIndex);
   }
 
-  /** Re-positions an entry after its `expiresAt` changed. */
+  /** Re-positions an entry after its `expiry` changed. */
   update(entry: E): void {
     const i = entry.heapIndex;
     if (i < 0) return;
-    if (i > 0 && this.#items[(i - 1) >> 1]!.expiresAt > entry.expiresAt) this.#up(i);
+    if (i > 0 && this.#items[(i - 1) >> 1]!.expiry > entry.expiry) this.#up(i);
     else this.#down(i);
   }
 
@@ -75,7 +76,7 @@ export class ExpiryHeap<E extends HeapEntry> {
     while (i > 0) {
       const parentIndex = (i - 1) >> 1;
       const parent = items[parentIndex]!;
-      if (parent.expiresAt <= entry.expiresAt) break;
+      if (parent.expiry <= entry.expiry) break;
       items[i] = parent;
       parent.heapIndex = i;
       i = parentIndex;
@@ -92,10 +93,9 @@ export class ExpiryHeap<E extends HeapEntry> {
       const left = 2 * i + 1;
       if (left >= length) break;
       const right = left + 1;
-      const child =
-        right < length && items[right]!.expiresAt < items[left]!.expiresAt ? right : left;
+      const child = right < length && items[right]!.expiry < items[left]!.expiry ? right : left;
       const childEntry = items[child]!;
-      if (childEntry.expiresAt >= entry.expiresAt) break;
+      if (childEntry.expiry >= entry.expiry) break;
       items[i] = childEntry;
       childEntry.heapIndex = i;
       i = child;

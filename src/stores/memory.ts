@@ -38,14 +38,33 @@ export interface MemoryStoreOptions {
   onError?: BackgroundErrorHandler;
 }
 
-interface Entry extends HeapEntry {
-  id: string;
-  /**
-   * The session data as `[key, json, key, json, …]`: compact, a copy nobody outside can mutate,
-   * and a `set` of one key re-serializes only that key's value.
-   */
-  fields: string[];
-  createdAt: number;
+/**
+ * One session. A class, so every entry has one fixed shape with in-object fields (no dictionary,
+ * no per-entry array for the common one-key session). The data is JSON text per key: a copy
+ * nobody outside can mutate, and a `set` of one key re-serializes only that key's value.
+ *
+ * Times are ms offsets from the store's `base` (its construction time), not ms since the epoch:
+ * epoch times (~1.7e12) are heap numbers in V8, 16 B apiece, while offsets within ±2^30 ms
+ * (12 days) are small integers kept inside the object. Beyond that range V8 stores them as heap
+ * numbers (the same values, exact; only ~32 B more per session).
+ */
+class Entry implements HeapEntry {
+  readonly id: string;
+  /** The first key, or `undefined` when the session holds no key (then `more` is too). */
+  key: string | undefined = undefined;
+  /** JSON of `key`'s value. */
+  json = '';
+  /** Further keys as `[key, json, key, json, …]`, or `undefined` when there are none. */
+  more: string[] | undefined = undefined;
+  readonly created: number;
+  expiry: number;
+  heapIndex = -1;
+
+  constructor(id: string, created: number, expiry: number) {
+    this.id = id;
+    this.created = created;
+    this.expiry = expiry;
+  }
 }
 
 /** Work done by one slice of a sweep before yielding to the event loop. */
@@ -67,6 +86,8 @@ export class MemoryStore implements SessionStore {
   readonly #sessions = new Map<string, Entry>();
   readonly #index = new ExpiryHeap<Entry>();
   readonly #onError: BackgroundErrorHandler | undefined;
+  /** Origin of the entries' times (see `Entry`). */
+  readonly #base = Date.now();
   #cleanupTimer: NodeJS.Timeout | undefined;
   #indexTimer: NodeJS.Timeout | undefined;
   #sweep: Promise<number> | undefined;
@@ -101,7 +122,7 @@ export class MemoryStore implements SessionStore {
     assertValidSessionId(id);
     const entry = this.#live(id, Date.now());
     if (!entry) return undefined;
-    return { data: decode(entry.fields), createdAt: entry.createdAt, expiresAt: entry.expiresAt };
+    return this.#record(entry);
   }
 
   async create(id: string, record: SessionRecord): Promise<boolean> {
@@ -109,14 +130,11 @@ export class MemoryStore implements SessionStore {
     this.#assertOpen();
     const now = Date.now();
     if (this.#live(id, now)) return false;
+    const base = this.#base;
+    const entry = new Entry(id, record.createdAt - base, this.#clamp(record.expiresAt, now) - base);
+    const data = record.data;
+    for (const key of Object.keys(data)) setField(entry, key, JSON.stringify(data[key]));
     if (this.#sessions.size >= this.maxSessions) this.#makeRoom(now);
-    const entry: Entry = {
-      id,
-      fields: encode(record.data),
-      createdAt: record.createdAt,
-      expiresAt: this.#clamp(record.expiresAt, now),
-      heapIndex: -1,
-    };
     this.#sessions.set(id, entry);
     this.#index.push(entry);
     return true;
@@ -128,9 +146,14 @@ export class MemoryStore implements SessionStore {
     const now = Date.now();
     const entry = this.#live(id, now);
     if (!entry) return false;
-    if (changes.set)
-      for (const key of Object.keys(changes.set)) setField(entry.fields, key, changes.set[key]!);
-    if (changes.unset) for (const key of changes.unset) unsetField(entry.fields, key);
+    const set = changes.set;
+    if (set) {
+      // Serialize every value before changing anything, so a value JSON refuses changes nothing.
+      const keys = Object.keys(set);
+      const jsons = keys.map((key) => JSON.stringify(set[key]));
+      for (let i = 0; i < keys.length; i++) setField(entry, keys[i]!, jsons[i]!);
+    }
+    if (changes.unset) for (const key of changes.unset) unsetField(entry, key);
     this.#moveExpiry(entry, this.#clamp(expiresAt, now));
     return true;
   }
@@ -153,11 +176,8 @@ export class MemoryStore implements SessionStore {
 
   async *all(): AsyncGenerator<[string, SessionRecord]> {
     for (const [id, entry] of this.#sessions) {
-      if (entry.expiresAt <= Date.now()) continue;
-      yield [
-        id,
-        { data: decode(entry.fields), createdAt: entry.createdAt, expiresAt: entry.expiresAt },
-      ];
+      if (entry.expiry <= Date.now() - this.#base) continue;
+      yield [id, this.#record(entry)];
     }
   }
 
@@ -227,31 +247,35 @@ export class MemoryStore implements SessionStore {
   async #runSweep(): Promise<number> {
     let removed = 0;
     for (;;) {
-      const now = Date.now();
+      const first = this.#index.peek();
+      if (!first || first.expiry > Date.now() - this.#base) return removed;
+      // Every slice starts from `setImmediate`, one per turn of the event loop. A first slice
+      // run right away (say from the cleanup timer) would be followed by the second in the same
+      // turn's check phase: two slices back to back, one 4 ms block.
+      await new Promise((resolve) => setImmediate(resolve));
+      const now = Date.now() - this.#base;
       const deadline = performance.now() + SLICE_MS;
       let top = this.#index.peek();
-      while (top && top.expiresAt <= now) {
+      while (top && top.expiry <= now) {
         this.#delete(top);
         removed++;
         if ((removed & 255) === 0 && performance.now() > deadline) break;
         top = this.#index.peek();
       }
-      if (!top || top.expiresAt > now) return removed;
-      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
   #live(id: string, now: number): Entry | undefined {
     const entry = this.#sessions.get(id);
     if (!entry) return undefined;
-    if (entry.expiresAt > now) return entry;
+    if (entry.expiry > now - this.#base) return entry;
     this.#delete(entry);
     return undefined;
   }
 
   #makeRoom(now: number): void {
     const oldest = this.#index.peek();
-    if (oldest && oldest.expiresAt <= now) {
+    if (oldest && oldest.expiry <= now - this.#base) {
       this.#delete(oldest);
       return;
     }
@@ -262,9 +286,16 @@ export class MemoryStore implements SessionStore {
   }
 
   #moveExpiry(entry: Entry, expiresAt: number): void {
-    if (expiresAt === entry.expiresAt) return;
-    entry.expiresAt = expiresAt;
+    const expiry = expiresAt - this.#base;
+    if (expiry === entry.expiry) return;
+    entry.expiry = expiry;
     this.#index.update(entry);
+  }
+
+  /** A fresh copy of the session, times back in ms since the epoch. */
+  #record(entry: Entry): SessionRecord {
+    const base = this.#base;
+    return { data: decode(entry), createdAt: entry.created + base, expiresAt: entry.expiry + base };
   }
 
   #delete(entry: Entry): void {
@@ -281,36 +312,51 @@ export class MemoryStore implements SessionStore {
   }
 }
 
-function encode(data: Record<string, JsonValue>): string[] {
-  const fields: string[] = [];
-  for (const key of Object.keys(data)) fields.push(key, JSON.stringify(data[key]));
-  return fields;
-}
-
-function decode(fields: string[]): Record<string, JsonValue> {
+function decode(entry: Entry): Record<string, JsonValue> {
   const data: Record<string, JsonValue> = Object.create(null);
-  for (let i = 0; i < fields.length; i += 2) data[fields[i]!] = JSON.parse(fields[i + 1]!);
+  if (entry.key === undefined) return data;
+  data[entry.key] = JSON.parse(entry.json);
+  const more = entry.more;
+  if (more) for (let i = 0; i < more.length; i += 2) data[more[i]!] = JSON.parse(more[i + 1]!);
   return data;
 }
 
-function setField(fields: string[], key: string, value: JsonValue): void {
-  const json = JSON.stringify(value);
-  for (let i = 0; i < fields.length; i += 2) {
-    if (fields[i] === key) {
-      fields[i + 1] = json;
+function setField(entry: Entry, key: string, json: string): void {
+  if (entry.key === key || entry.key === undefined) {
+    entry.key = key;
+    entry.json = json;
+    return;
+  }
+  const more = entry.more;
+  if (!more) {
+    entry.more = [key, json];
+    return;
+  }
+  for (let i = 0; i < more.length; i += 2) {
+    if (more[i] === key) {
+      more[i + 1] = json;
       return;
     }
   }
-  fields.push(key, json);
+  more.push(key, json);
 }
 
-function unsetField(fields: string[], key: string): void {
-  for (let i = 0; i < fields.length; i += 2) {
-    if (fields[i] === key) {
-      fields.splice(i, 2);
-      return;
+function unsetField(entry: Entry, key: string): void {
+  const more = entry.more;
+  if (entry.key === key) {
+    // The next key moves up, so the keys keep their order.
+    entry.key = more?.[0];
+    entry.json = more?.[1] ?? '';
+    if (more) more.splice(0, 2);
+  } else if (more) {
+    for (let i = 0; i < more.length; i += 2) {
+      if (more[i] === key) {
+        more.splice(i, 2);
+        break;
+      }
     }
   }
+  if (more?.length === 0) entry.more = undefined;
 }
 
 function positive(name: string, value: unknown, fallback: number): number {
