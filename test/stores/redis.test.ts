@@ -36,37 +36,22 @@ interface Flavour {
   connect(): Promise<{ client: RedisStoreOptions['client']; raw: Raw; quit(): Promise<void> }>;
 }
 
+async function connectNodeRedis(RESP: 2 | 3): ReturnType<Flavour['connect']> {
+  const client = createClient({ url: REDIS_URL, RESP, disableOfflineQueue: true });
+  client.on('error', () => {});
+  await client.connect();
+  return {
+    client,
+    raw: (...args) => client.sendCommand(args),
+    quit: async () => {
+      await client.close();
+    },
+  };
+}
+
 const FLAVOURS: Flavour[] = [
-  {
-    name: 'node-redis',
-    async connect() {
-      const client = createClient({ url: REDIS_URL, disableOfflineQueue: true });
-      client.on('error', () => {});
-      await client.connect();
-      return {
-        client,
-        raw: (...args) => client.sendCommand(args),
-        quit: async () => {
-          await client.close();
-        },
-      };
-    },
-  },
-  {
-    name: 'node-redis RESP3',
-    async connect() {
-      const client = createClient({ url: REDIS_URL, RESP: 3, disableOfflineQueue: true });
-      client.on('error', () => {});
-      await client.connect();
-      return {
-        client,
-        raw: (...args) => client.sendCommand(args),
-        quit: async () => {
-          await client.close();
-        },
-      };
-    },
-  },
+  { name: 'node-redis', connect: () => connectNodeRedis(2) },
+  { name: 'node-redis RESP3', connect: () => connectNodeRedis(3) },
   {
     name: 'ioredis',
     async connect() {
