@@ -79,6 +79,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
       cookieName: this.cookieName,
       load: (state, id, renew) => this.#load(state, id, renew),
       reject: (state) => this.#drop(state),
+      onEvent: this.#options.onEvent,
     });
     return this.#middleware;
   }

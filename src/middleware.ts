@@ -23,7 +23,25 @@ export interface MiddlewareContext {
   load(state: RequestState, id: string, renewCookie: boolean): Promise<boolean>;
   /** A signed cookie led to no live session: tell the browser to drop it. */
   reject(state: RequestState): void;
+  /** Receives detection events, when the application asked for them. */
+  onEvent: ((event: SessionEvent) => void) | undefined;
 }
+
+/**
+ * What the middleware saw that an application may want to count or alert on (OWASP: detect
+ * guessing and tampering). Events carry no id and no cookie value, so they are safe to log.
+ * - `invalid-signature`: a cookie of our name that is not `s:<id>.<mac>` with a valid MAC.
+ * - `unknown-session`: a correctly signed id with no live session (destroyed, expired, or
+ *   never issued by this store): strict mode refuses it.
+ * - `duplicate-cookie`: several cookies of our name in one request (cookie tossing).
+ */
+export interface SessionEvent {
+  type: 'invalid-signature' | 'unknown-session' | 'duplicate-cookie';
+}
+
+const INVALID_SIGNATURE: SessionEvent = Object.freeze({ type: 'invalid-signature' });
+const UNKNOWN_SESSION: SessionEvent = Object.freeze({ type: 'unknown-session' });
+const DUPLICATE_COOKIE: SessionEvent = Object.freeze({ type: 'duplicate-cookie' });
 
 /**
  * How many cookies of our name are considered. Duplicates arrive when another path or a parent
@@ -38,19 +56,31 @@ const MAX_CANDIDATES = 8;
  * reaches Express's error handler (status 503) instead of looking like "logged out".
  */
 export function createMiddleware(context: MiddlewareContext): SessionMiddleware {
-  const { slot, signer, cookieName, load, reject } = context;
+  const { slot, signer, cookieName, load, reject, onEvent } = context;
+  const emit = (event: SessionEvent) => {
+    try {
+      onEvent?.(event);
+    } catch {
+      // An observer must never break a request.
+    }
+  };
 
   async function loadFirstLive(state: RequestState, values: string[]): Promise<void> {
     let signed = false;
+    if (onEvent && values.length > 1) emit(DUPLICATE_COOKIE);
     for (const value of values) {
       const verified = signer.unsign(value);
-      if (!verified || !isValidSessionId(verified.id)) continue;
+      if (!verified || !isValidSessionId(verified.id)) {
+        if (onEvent) emit(INVALID_SIGNATURE);
+        continue;
+      }
       signed = true;
       if (!verified.renew) {
         state.signedId = verified.id;
         state.signedValue = value;
       }
       if (await load(state, verified.id, verified.renew)) return;
+      if (onEvent) emit(UNKNOWN_SESSION);
     }
     // Only a cookie we signed is cleared: an unsigned one of the same name may belong to
     // another app on this host, and forged ones get no answer at all.

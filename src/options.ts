@@ -1,5 +1,6 @@
 import type { CookieOptions } from './cookie.js';
 import { InvalidOptionError } from './errors.js';
+import type { SessionEvent } from './middleware.js';
 import type { Secret } from './signer.js';
 import type { FileStoreOptions } from './stores/file.js';
 import type { MemoryStoreOptions } from './stores/memory.js';
@@ -50,6 +51,12 @@ export interface SessionManagerOptions<S extends SessionStore = SessionStore> {
   cookie?: CookieOptions;
   /** Largest value `set` accepts, in bytes of JSON. Default: 262 144 (256 KiB). */
   maxValueBytes?: number;
+  /**
+   * Receives detection events — `invalid-signature`, `unknown-session`, `duplicate-cookie` —
+   * to count or alert on (guessing, tampering, cookie tossing). Events carry no id or cookie
+   * value. Called synchronously; errors it throws are ignored. Default: none.
+   */
+  onEvent?: (event: SessionEvent) => void;
 }
 
 /** The options after validation, with every default applied. */
@@ -60,6 +67,7 @@ export interface ResolvedOptions {
   rolling: boolean;
   touchAfter: number;
   maxValueBytes: number;
+  onEvent: ((event: SessionEvent) => void) | undefined;
 }
 
 const MIN_SECRET_LENGTH = 32;
@@ -88,6 +96,10 @@ export function resolveOptions(options: SessionManagerOptions<SessionStore>): Re
     options.maxValueBytes === undefined
       ? 262_144
       : duration('maxValueBytes', options.maxValueBytes, 0);
+  const onEvent = options.onEvent;
+  if (onEvent !== undefined && typeof onEvent !== 'function') {
+    throw new InvalidOptionError(`onEvent must be a function (got ${typeof onEvent})`);
+  }
   return {
     secrets: resolveSecrets(options.secret),
     maxAge,
@@ -95,6 +107,7 @@ export function resolveOptions(options: SessionManagerOptions<SessionStore>): Re
     rolling,
     touchAfter,
     maxValueBytes,
+    onEvent,
   };
 }
 

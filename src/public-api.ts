@@ -20,7 +20,7 @@ export {
 export { generateSessionId, isValidSessionId } from './id.js';
 export type { RegenerateOptions } from './manager.js';
 export { SessionManager } from './manager.js';
-export type { SessionMiddleware } from './middleware.js';
+export type { SessionEvent, SessionMiddleware } from './middleware.js';
 export type { SessionManagerOptions } from './options.js';
 export type { SessionRequest } from './request-state.js';
 export type { Secret } from './signer.js';

@@ -17,6 +17,7 @@ import {
   InvalidOptionError,
   MemoryStore,
   SessionDestroyedError,
+  type SessionEvent,
   SessionManager,
   type SessionManagerOptions,
   type SessionRecord,
@@ -1346,5 +1347,51 @@ describe('row 44: errors never carry a session id or a secret', () => {
         assert.ok(!error.message.includes(seen), `session id in: ${error.message}`);
       }
     }
+  });
+});
+
+describe('row 45: detection events', () => {
+  it('counts invalid signatures, unknown sessions and duplicate cookies, without ids', async () => {
+    const events: SessionEvent[] = [];
+    const hx = await harness({
+      onEvent: (event) => {
+        events.push(event);
+        throw new Error('an observer that throws must not break the request');
+      },
+    });
+    const count = (type: SessionEvent['type']) => events.filter((e) => e.type === type).length;
+    const agent = floodAgent();
+    await pool(1000, 50, async () => {
+      const id = randomBytes(24).toString('base64url');
+      const reply = await quickGet(
+        `${hx.url}/read/visits`,
+        { cookie: `sid=${cookieFor(id, 'not the secret, 0123456789abcdef')}` },
+        agent,
+      );
+      assert.equal(reply.status, 200);
+    });
+    agent.destroy();
+    assert.equal(count('invalid-signature'), 1000);
+    assert.equal(events.length, 1000);
+
+    // A correctly signed id the store never issued: strict mode refuses it, and says so.
+    const unknown = randomBytes(24).toString('base64url');
+    assert.equal((await readWith(hx, `sid=${cookieFor(unknown)}`)).status, 200);
+    assert.equal(count('unknown-session'), 1);
+
+    // Cookie tossing: two cookies of our name; the live one still wins.
+    const { cookie } = await session(hx);
+    const reply = await readWith(hx, `sid=junk; sid=${cookie}`);
+    assert.equal(reply.json<{ value: number }>().value, 1);
+    assert.equal(count('duplicate-cookie'), 1);
+    assert.equal(count('invalid-signature'), 1001);
+    for (const event of events) assert.deepEqual(Object.keys(event), ['type']);
+  });
+
+  it('refuses an onEvent that is not a function', () => {
+    assert.throws(
+      () => new SessionManager({ secret: SECRET, onEvent: 'log' as never }),
+      InvalidOptionError,
+    );
   });
 });
