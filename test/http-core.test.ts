@@ -8,13 +8,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import cookieParser from 'cookie-parser';
-import express, {
-  type ErrorRequestHandler,
-  type Express,
-  type Request,
-  type RequestHandler,
-  type Response,
-} from 'express';
+import express, { type ErrorRequestHandler, type Express } from 'express';
 import expressSession from 'express-session';
 // @ts-expect-error `express4` is an npm alias of express@4, which ships no type declarations
 import express4Untyped from 'express4';
@@ -34,6 +28,7 @@ import {
   type Reply,
   type SetCookie,
 } from './helpers/http.js';
+import { addSessionWriteRoutes, h } from './helpers/routes.js';
 
 const express4 = express4Untyped as typeof express;
 
@@ -46,12 +41,6 @@ const HOUR = 3_600_000;
 const EPOCH = 'Thu, 01 Jan 1970 00:00:00 GMT';
 
 /** Async route for Express 4 and 5 alike: a rejection goes to `next` (Express 4 needs this). */
-const h =
-  (fn: (req: Request, res: Response) => Promise<unknown>): RequestHandler =>
-  (req, res, next) => {
-    fn(req, res).catch(next);
-  };
-
 const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
   res.status(error.status ?? 500).json({ code: error.code ?? 'UNKNOWN' });
 };
@@ -64,32 +53,12 @@ after(async () => {
 
 /** The routes every app gets. */
 function addRoutes(app: Express, sm: Manager): void {
-  app.get(
-    '/',
-    h(async (req, res) => {
-      const visits = (((await sm.get(req, 'visits')) as number | undefined) ?? 0) + 1;
-      await sm.set(req, 'visits', visits);
-      res.send(`visits=${visits}`);
-    }),
-  );
+  addSessionWriteRoutes(app, sm);
   app.get(
     '/read/:key',
     h(async (req, res) => {
       const value = await sm.get(req, req.params.key as string);
       res.json({ value: value ?? null, id: req.sessionID ?? null, own: sm.sessionId(req) ?? null });
-    }),
-  );
-  app.get(
-    '/write/:key/:value',
-    h(async (req, res) => {
-      await sm.set(req, req.params.key as string, req.params.value as string);
-      res.json({ id: req.sessionID ?? null });
-    }),
-  );
-  app.get(
-    '/touch',
-    h(async (req, res) => {
-      res.json({ touched: await sm.touch(req) });
     }),
   );
   app.get(

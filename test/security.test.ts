@@ -7,12 +7,7 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import { after, describe, it } from 'node:test';
-import express, {
-  type ErrorRequestHandler,
-  type Request,
-  type RequestHandler,
-  type Response,
-} from 'express';
+import express, { type ErrorRequestHandler } from 'express';
 import {
   InvalidOptionError,
   MemoryStore,
@@ -36,6 +31,7 @@ import {
   rawGet,
   type SetCookie,
 } from './helpers/http.js';
+import { addSessionWriteRoutes, h } from './helpers/routes.js';
 
 const SECRET = 'security test secret, long enough: 0123456789abcdef';
 const OLD_SECRET = 'the old secret before rotation: 1111111111111111';
@@ -181,12 +177,6 @@ class LaxStore implements SessionStore {
   async close() {}
 }
 
-const h =
-  (fn: (req: Request, res: Response) => Promise<unknown>): RequestHandler =>
-  (req, res, next) => {
-    fn(req, res).catch(next);
-  };
-
 const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
   seenErrors.push(error);
   res.status(error.status ?? 500).json({ code: error.code ?? 'UNKNOWN' });
@@ -249,26 +239,12 @@ async function harness(
   const sm = manager;
   const app = express();
   app.use(sm.middleware());
-  app.get(
-    '/',
-    h(async (req, res) => {
-      const visits = (((await sm.get(req, 'visits')) as number | undefined) ?? 0) + 1;
-      await sm.set(req, 'visits', visits);
-      res.send(`visits=${visits}`);
-    }),
-  );
+  addSessionWriteRoutes(app, sm);
   app.get(
     '/read/:key',
     h(async (req, res) => {
       const value = await sm.get(req, req.params.key as string);
       res.json({ value: value ?? null, id: req.sessionID ?? null });
-    }),
-  );
-  app.get(
-    '/write/:key/:value',
-    h(async (req, res) => {
-      await sm.set(req, req.params.key as string, req.params.value as string);
-      res.json({ id: req.sessionID ?? null });
     }),
   );
   app.get(
@@ -289,12 +265,6 @@ async function harness(
     h(async (req, res) => {
       await sm.destroy(req);
       res.send('bye');
-    }),
-  );
-  app.get(
-    '/touch',
-    h(async (req, res) => {
-      res.json({ touched: await sm.touch(req) });
     }),
   );
   app.get(
