@@ -1,5 +1,4 @@
 import { SessionCookie } from './cookie.js';
-import { createStore, isSessionStore } from './create-store.js';
 import { assertJsonValue, assertValidKey } from './data.js';
 import {
   HeadersSentError,
@@ -14,6 +13,7 @@ import { createMiddleware, type SessionMiddleware } from './middleware.js';
 import { type ResolvedOptions, resolveOptions, type SessionManagerOptions } from './options.js';
 import { type RequestState, type SessionRequest, StateSlot } from './request-state.js';
 import { Signer } from './signer.js';
+import { createStore, isSessionStore } from './stores/create-store.js';
 import type { JsonValue, SessionData, SessionRecord, SessionStore } from './types.js';
 
 /** Options of {@link SessionManager.regenerate}. */

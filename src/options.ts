@@ -2,9 +2,9 @@ import type { CookieOptions } from './cookie.js';
 import { InvalidOptionError } from './errors.js';
 import type { SessionEvent } from './middleware.js';
 import type { Secret } from './signer.js';
-import type { FileStoreOptions } from './stores/file.js';
-import type { MemoryStoreOptions } from './stores/memory.js';
-import type { RedisStoreOptions } from './stores/redis.js';
+import type { FileStoreOptions } from './stores/file/file-store.js';
+import type { MemoryStoreOptions } from './stores/memory/memory-store.js';
+import type { RedisStoreOptions } from './stores/redis/redis-store.js';
 import type { SessionStore } from './types.js';
 
 /** Options of `new SessionManager(options)`. */

@@ -24,9 +24,9 @@ export type { SessionEvent, SessionMiddleware } from './middleware.js';
 export type { SessionManagerOptions } from './options.js';
 export type { SessionRequest } from './request-state.js';
 export type { Secret } from './signer.js';
-export { FileStore, type FileStoreOptions } from './stores/file.js';
-export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
-export { RedisStore, type RedisStoreOptions } from './stores/redis.js';
+export { FileStore, type FileStoreOptions } from './stores/file/file-store.js';
+export { MemoryStore, type MemoryStoreOptions } from './stores/memory/memory-store.js';
+export { RedisStore, type RedisStoreOptions } from './stores/redis/redis-store.js';
 export type {
   BackgroundErrorHandler,
   JsonPrimitive,

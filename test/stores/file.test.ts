@@ -21,7 +21,7 @@ import {
   SessionTooLargeError,
 } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
-import { FileStore, type FileStoreOptions } from '../../src/stores/file.js';
+import { FileStore, type FileStoreOptions } from '../../src/stores/file/file-store.js';
 import {
   countingFs,
   HOUR,
@@ -351,7 +351,7 @@ describe('FileStore: cleanup, listing and clearing', () => {
   });
 
   it('a session touched between the listing and the delete survives', async () => {
-    const { defaultFs } = await import('../../src/stores/file-fs.js');
+    const { defaultFs } = await import('../../src/stores/file/fs.js');
     const root = await tempDir();
     const id = generateSessionId();
     let store: FileStore | undefined;

@@ -1,4 +1,4 @@
-import { MemoryStore } from '../../src/stores/memory.js';
+import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { describeStore } from './compliance.js';
 
 describeStore('MemoryStore', async () => ({

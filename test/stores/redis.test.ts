@@ -16,8 +16,8 @@ import {
   StoreUnavailableError,
 } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
-import { RedisStore, type RedisStoreOptions } from '../../src/stores/redis.js';
-import { escapeGlob } from '../../src/stores/redis-codec.js';
+import { escapeGlob } from '../../src/stores/redis/codec.js';
+import { RedisStore, type RedisStoreOptions } from '../../src/stores/redis/redis-store.js';
 import type { SessionRecord } from '../../src/types.js';
 import { REDIS_URL, randomPrefix, redisSkipReason } from '../helpers/redis.js';
 import { describeStore, HOSTILE_IDS } from './compliance.js';

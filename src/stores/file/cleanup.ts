@@ -9,9 +9,9 @@
  */
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { CORRUPT_FILE, LOCK_FILE, SESSION_FILE, scratchTime } from './file-format.js';
-import { errorCode, type FileStoreFs, listNames } from './file-fs.js';
-import { breakIfStale } from './file-lock.js';
+import { CORRUPT_FILE, LOCK_FILE, SESSION_FILE, scratchTime } from './format.js';
+import { errorCode, type FileStoreFs, listNames } from './fs.js';
+import { breakIfStale } from './lock.js';
 
 /** The most entries a sweep handles at once (and so the most file-system calls in flight). */
 const CONCURRENCY = 128;

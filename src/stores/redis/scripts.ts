@@ -10,7 +10,7 @@
  * script cache), with EVAL, which also caches them: see `runScript`.
  */
 import { createHash } from 'node:crypto';
-import { isReplyError, type RedisCommander } from './redis-client.js';
+import { isReplyError, type RedisCommander } from './client.js';
 
 /** A script and its SHA1, as EVALSHA wants it. */
 export interface RedisScript {

@@ -20,18 +20,18 @@ import {
   reportBackgroundError,
   SessionTooLargeError,
   StoreWriteError,
-} from '../errors.js';
-import { assertValidSessionId } from '../id.js';
+} from '../../errors.js';
+import { assertValidSessionId } from '../../id.js';
 import type {
   BackgroundErrorHandler,
   SessionChanges,
   SessionRecord,
   SessionStore,
-} from '../types.js';
-import { sweep } from './file-cleanup.js';
-import { directoryStillThere, prepareDirectory } from './file-directory.js';
-import { FileCodec, isTime, SESSION_FILE } from './file-format.js';
-import { closeQuietly, defaultFs, errorCode, type FileStoreFs, listNames } from './file-fs.js';
+} from '../../types.js';
+import { sweep } from './cleanup.js';
+import { directoryStillThere, prepareDirectory } from './directory.js';
+import { FileCodec, isTime, SESSION_FILE } from './format.js';
+import { closeQuietly, defaultFs, errorCode, type FileStoreFs, listNames } from './fs.js';
 import {
   asWriteError,
   type FileIoContext,
@@ -41,11 +41,11 @@ import {
   removeSessionFile,
   writeSessionFile,
   writeSessionFileInPlace,
-} from './file-io.js';
-import { KeyedQueue, type LockOptions, withFileLock } from './file-lock.js';
-import { type FileStoreOptions, resolveFileStoreOptions } from './file-options.js';
+} from './io.js';
+import { KeyedQueue, type LockOptions, withFileLock } from './lock.js';
+import { type FileStoreOptions, resolveFileStoreOptions } from './options.js';
 
-export type { FileStoreOptions } from './file-options.js';
+export type { FileStoreOptions } from './options.js';
 
 /** Leftover temp files younger than this are a write in flight, not a leftover. */
 const TEMP_GRACE_MS = 60_000;

@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { chown, lstat, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { generateSessionId } from '../src/id.js';
-import { FileStore } from '../src/stores/file.js';
+import { generateSessionId } from '../../src/id.js';
+import { FileStore } from '../../src/stores/file/file-store.js';
 import {
   HOUR,
   KEY,
@@ -21,7 +21,7 @@ import {
   setup,
   sleep,
   writeRawSession,
-} from './fixtures/file-helpers.js';
+} from '../fixtures/file-helpers.js';
 
 describe('FileStore: hostile on-disk content', () => {
   const huge = randomBytes(1024 * 1024);

@@ -1,8 +1,8 @@
-import { InvalidOptionError } from './errors.js';
-import { FileStore, type FileStoreOptions } from './stores/file.js';
-import { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
-import { RedisStore, type RedisStoreOptions } from './stores/redis.js';
-import type { SessionStore } from './types.js';
+import { InvalidOptionError } from '../errors.js';
+import type { SessionStore } from '../types.js';
+import { FileStore, type FileStoreOptions } from './file/file-store.js';
+import { MemoryStore, type MemoryStoreOptions } from './memory/memory-store.js';
+import { RedisStore, type RedisStoreOptions } from './redis/redis-store.js';
 
 /**
  * Builds the store named by `storeType`. The store's own lifetime bound defaults to the

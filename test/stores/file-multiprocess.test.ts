@@ -9,11 +9,11 @@ import { readdir } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { generateSessionId } from '../src/id.js';
-import { FileStore } from '../src/stores/file.js';
-import { record, removeDir, tempDir } from './fixtures/file-helpers.js';
+import { generateSessionId } from '../../src/id.js';
+import { FileStore } from '../../src/stores/file/file-store.js';
+import { record, removeDir, tempDir } from '../fixtures/file-helpers.js';
 
-const WRITER = fileURLToPath(new URL('./fixtures/file-mp-writer.ts', import.meta.url));
+const WRITER = fileURLToPath(new URL('../fixtures/file-mp-writer.ts', import.meta.url));
 const run = promisify(execFile);
 
 const CHILDREN = 3;

@@ -14,9 +14,9 @@
  * Small rewrite: see `writeSessionFileInPlace`, a single one-page `write` into the existing file.
  */
 import { join } from 'node:path';
-import { SessionError, StoreUnavailableError, StoreWriteError } from '../errors.js';
-import type { SessionRecord } from '../types.js';
-import { type FileCodec, scratchName } from './file-format.js';
+import { SessionError, StoreUnavailableError, StoreWriteError } from '../../errors.js';
+import type { SessionRecord } from '../../types.js';
+import { type FileCodec, scratchName } from './format.js';
 import {
   closeQuietly,
   errorCode,
@@ -27,7 +27,7 @@ import {
   readExactly,
   unlinkQuietly,
   writeAll,
-} from './file-fs.js';
+} from './fs.js';
 
 export interface FileIoContext {
   fs: FileStoreFs;

@@ -3,9 +3,9 @@
  * closes. `redis` is an optional peer dependency, so it is imported only when `url` is used,
  * through a computed specifier that keeps its types out of ours.
  */
-import { InvalidOptionError, reportBackgroundError } from '../errors.js';
-import type { BackgroundErrorHandler } from '../types.js';
-import type { NodeRedisClientLike } from './redis-client.js';
+import { InvalidOptionError, reportBackgroundError } from '../../errors.js';
+import type { BackgroundErrorHandler } from '../../types.js';
+import type { NodeRedisClientLike } from './client.js';
 
 interface NodeRedisOwnedClient extends NodeRedisClientLike {
   connect(): Promise<unknown>;

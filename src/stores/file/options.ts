@@ -1,8 +1,8 @@
 /** FileStore options: their documentation, defaults and validation. */
 import { resolve } from 'node:path';
-import { InvalidOptionError } from '../errors.js';
-import type { BackgroundErrorHandler } from '../types.js';
-import { defaultFs, type FileStoreFs, syncFs } from './file-fs.js';
+import { InvalidOptionError } from '../../errors.js';
+import type { BackgroundErrorHandler } from '../../types.js';
+import { defaultFs, type FileStoreFs, syncFs } from './fs.js';
 
 export interface FileStoreOptions {
   /**

@@ -6,14 +6,14 @@
  * concurrent writes of different keys never clobber each other. Expiry is `PEXPIREAT e`. `create`/`update`/`touch` are
  * Lua scripts (redis-scripts.ts); every command touches one key, so Redis Cluster works as is.
  */
-import { InvalidOptionError, reportBackgroundError, StoreClosedError } from '../errors.js';
-import { assertValidSessionId, isValidSessionId } from '../id.js';
+import { InvalidOptionError, reportBackgroundError, StoreClosedError } from '../../errors.js';
+import { assertValidSessionId, isValidSessionId } from '../../id.js';
 import type {
   BackgroundErrorHandler,
   SessionChanges,
   SessionRecord,
   SessionStore,
-} from '../types.js';
+} from '../../types.js';
 import {
   createCommander,
   detectFlavour,
@@ -22,7 +22,7 @@ import {
   type RedisCommander,
   toStoreError,
   withTimeout,
-} from './redis-client.js';
+} from './client.js';
 import {
   checkTime,
   decodeSession,
@@ -30,16 +30,16 @@ import {
   fieldName,
   parseScanReply,
   pushFields,
-} from './redis-codec.js';
-import { CREATE, runScript, TOUCH, UPDATE } from './redis-scripts.js';
-import { type OwnedClient, openUrlClient } from './redis-url.js';
+} from './codec.js';
+import { CREATE, runScript, TOUCH, UPDATE } from './scripts.js';
+import { type OwnedClient, openUrlClient } from './url.js';
 
 export type {
   IoRedisLike,
   NodeRedisClientLike,
   NodeRedisClusterLike,
   RedisClientLike,
-} from './redis-client.js';
+} from './client.js';
 
 /** Options of {@link RedisStore}. Give exactly one of `client` and `url`. */
 export interface RedisStoreOptions {

@@ -7,7 +7,7 @@
  * The clients are typed structurally by the few members used, so neither `redis` nor `ioredis`
  * appears in the published types: both are optional peer dependencies (peers.md, pain point 23).
  */
-import { StoreUnavailableError, StoreWriteError } from '../errors.js';
+import { StoreUnavailableError, StoreWriteError } from '../../errors.js';
 
 /** The members of a node-redis v4/v5 client (`createClient()`) that the store uses. */
 export interface NodeRedisClientLike {

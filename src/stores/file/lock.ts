@@ -13,8 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { StoreUnavailableError } from '../errors.js';
-import { scratchName } from './file-format.js';
+import { StoreUnavailableError } from '../../errors.js';
+import { scratchName } from './format.js';
 import {
   closeQuietly,
   errorCode,
@@ -24,7 +24,7 @@ import {
   readExactly,
   unlinkQuietly,
   writeAll,
-} from './file-fs.js';
+} from './fs.js';
 
 /** Runs async functions one after another per key; different keys run in parallel. */
 export class KeyedQueue {

@@ -14,9 +14,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Cluster } from 'ioredis';
 import { createCluster } from 'redis';
-import { generateSessionId } from '../src/id.js';
-import { RedisStore, type RedisStoreOptions } from '../src/stores/redis.js';
-import type { SessionRecord } from '../src/types.js';
+import { generateSessionId } from '../../src/id.js';
+import { RedisStore, type RedisStoreOptions } from '../../src/stores/redis/redis-store.js';
+import type { SessionRecord } from '../../src/types.js';
 import {
   canSpawnRedisServer,
   freePort,
@@ -24,8 +24,8 @@ import {
   REDIS_REQUIRED,
   RedisServer,
   randomPrefix,
-} from './helpers/redis.js';
-import { describeStore } from './stores/compliance.js';
+} from '../helpers/redis.js';
+import { describeStore } from './compliance.js';
 
 const run = promisify(execFile);
 const HOUR = 3_600_000;

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { InvalidOptionError, StoreClosedError, StoreFullError } from '../src/errors.js';
-import { generateSessionId } from '../src/id.js';
-import { MemoryStore, type MemoryStoreOptions } from '../src/stores/memory.js';
-import type { SessionRecord } from '../src/types.js';
+import { InvalidOptionError, StoreClosedError, StoreFullError } from '../../src/errors.js';
+import { generateSessionId } from '../../src/id.js';
+import { MemoryStore, type MemoryStoreOptions } from '../../src/stores/memory/memory-store.js';
+import type { SessionRecord } from '../../src/types.js';
 
 const HOUR = 3_600_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -148,7 +148,9 @@ describe('MemoryStore: real timers', () => {
   });
 
   it('timers are unref()d: a process that only creates a MemoryStore exits by itself', async () => {
-    const memoryModule = fileURLToPath(new URL('../src/stores/memory.ts', import.meta.url));
+    const memoryModule = fileURLToPath(
+      new URL('../../src/stores/memory/memory-store.ts', import.meta.url),
+    );
     const script = `import(${JSON.stringify(memoryModule)}).then((m) => {
       new m.MemoryStore({ cleanupInterval: 10, indexInterval: 10 });
       new m.MemoryStore();

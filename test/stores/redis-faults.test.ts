@@ -10,17 +10,17 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
-import { StoreUnavailableError, StoreWriteError } from '../src/errors.js';
-import { generateSessionId } from '../src/id.js';
-import { RedisStore, type RedisStoreOptions } from '../src/stores/redis.js';
-import type { SessionRecord } from '../src/types.js';
+import { StoreUnavailableError, StoreWriteError } from '../../src/errors.js';
+import { generateSessionId } from '../../src/id.js';
+import { RedisStore, type RedisStoreOptions } from '../../src/stores/redis/redis-store.js';
+import type { SessionRecord } from '../../src/types.js';
 import {
   canSpawnRedisServer,
   freePort,
   REDIS_REQUIRED,
   RedisServer,
   TcpProxy,
-} from './helpers/redis.js';
+} from '../helpers/redis.js';
 
 const TIMEOUT = 400;
 /** How late a rejection may come after the command timeout (event-loop and CI slack). */

@@ -8,11 +8,11 @@ import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { generateSessionId } from '../src/id.js';
-import { FileStore } from '../src/stores/file.js';
-import { removeDir, tempDir } from './fixtures/file-helpers.js';
+import { generateSessionId } from '../../src/id.js';
+import { FileStore } from '../../src/stores/file/file-store.js';
+import { removeDir, tempDir } from '../fixtures/file-helpers.js';
 
-const WRITER = fileURLToPath(new URL('./fixtures/file-crash-writer.ts', import.meta.url));
+const WRITER = fileURLToPath(new URL('../fixtures/file-crash-writer.ts', import.meta.url));
 const KILLS = 100;
 const PARALLEL = 4;
 const IDS_PER_CHILD = 3;

@@ -10,7 +10,7 @@
 import type { Dirent, Stats } from 'node:fs';
 import * as nodeFs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { StoreUnavailableError } from '../errors.js';
+import { StoreUnavailableError } from '../../errors.js';
 
 const { constants } = nodeFs;
 

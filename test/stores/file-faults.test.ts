@@ -9,11 +9,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { StoreUnavailableError, StoreWriteError } from '../src/errors.js';
-import { generateSessionId } from '../src/id.js';
-import { FileStore } from '../src/stores/file.js';
-import { defaultFs, type FileStoreFs } from '../src/stores/file-fs.js';
-import { HOUR, record, removeDir, tempDir } from './fixtures/file-helpers.js';
+import { StoreUnavailableError, StoreWriteError } from '../../src/errors.js';
+import { generateSessionId } from '../../src/id.js';
+import { FileStore } from '../../src/stores/file/file-store.js';
+import { defaultFs, type FileStoreFs } from '../../src/stores/file/fs.js';
+import { HOUR, record, removeDir, tempDir } from '../fixtures/file-helpers.js';
 
 function fsError(code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: injected`), { code });

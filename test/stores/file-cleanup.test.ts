@@ -9,7 +9,7 @@ import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
-import { FileStore } from '../src/stores/file.js';
+import { FileStore } from '../../src/stores/file/file-store.js';
 import {
   countingFs,
   plainContent,
@@ -17,7 +17,7 @@ import {
   record,
   removeDir,
   tempDir,
-} from './fixtures/file-helpers.js';
+} from '../fixtures/file-helpers.js';
 
 const TOTAL = 100_000;
 const EXPIRED_EVERY = 10;

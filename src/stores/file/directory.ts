@@ -6,8 +6,8 @@
  * umask (0755) should get a working, private store — with a process warning when it was
  * group- or world-accessible.
  */
-import { InvalidOptionError, StoreUnavailableError } from '../errors.js';
-import { errorCode, type FileStoreFs } from './file-fs.js';
+import { InvalidOptionError, StoreUnavailableError } from '../../errors.js';
+import { errorCode, type FileStoreFs } from './fs.js';
 
 /** Creates (if needed) and checks the directory `path`. */
 export async function prepareDirectory(

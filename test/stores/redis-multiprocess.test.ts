@@ -9,10 +9,10 @@ import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createClient } from 'redis';
-import { REDIS_URL, randomPrefix, redisSkipReason } from './helpers/redis.js';
+import { REDIS_URL, randomPrefix, redisSkipReason } from '../helpers/redis.js';
 
 const skip = await redisSkipReason();
-const fixture = resolve(import.meta.dirname, 'fixtures/redis-app.ts');
+const fixture = resolve(import.meta.dirname, '../fixtures/redis-app.ts');
 
 interface App {
   child: ChildProcess;

@@ -16,8 +16,8 @@ import {
   hkdfSync,
   randomBytes,
 } from 'node:crypto';
-import { isValidSessionId } from '../id.js';
-import type { JsonValue, SessionRecord } from '../types.js';
+import { isValidSessionId } from '../../id.js';
+import type { JsonValue, SessionRecord } from '../../types.js';
 
 /** A session file: 64 lowercase hex characters (sha256 or HMAC-SHA256 of the id) + `.json`. */
 export const SESSION_FILE = /^[0-9a-f]{64}\.json$/;

@@ -5,9 +5,9 @@
  * collapse into one field), is stored as `j:<JSON of the key>` instead. Replies are accepted in
  * every shape the supported clients produce.
  */
-import { InvalidSessionDataError } from '../errors.js';
-import type { JsonValue, SessionRecord } from '../types.js';
-import { toStoreError } from './redis-client.js';
+import { InvalidSessionDataError } from '../../errors.js';
+import type { JsonValue, SessionRecord } from '../../types.js';
+import { toStoreError } from './client.js';
 
 /**
  * HGETALL reply → record; `undefined` for an empty reply (no key) or an expired session; a string

@@ -3,15 +3,15 @@ import {
   reportBackgroundError,
   StoreClosedError,
   StoreFullError,
-} from '../errors.js';
-import { assertValidSessionId } from '../id.js';
+} from '../../errors.js';
+import { assertValidSessionId } from '../../id.js';
 import type {
   BackgroundErrorHandler,
   JsonValue,
   SessionChanges,
   SessionRecord,
   SessionStore,
-} from '../types.js';
+} from '../../types.js';
 import { ExpiryHeap, type HeapEntry } from './expiry-heap.js';
 
 /** Options of {@link MemoryStore}. */
