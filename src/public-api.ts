@@ -29,10 +29,12 @@ export { MemoryStore, type MemoryStoreOptions } from './stores/memory/memory-sto
 export { RedisStore, type RedisStoreOptions } from './stores/redis/redis-store.js';
 export type {
   BackgroundErrorHandler,
+  Guarantee,
   JsonPrimitive,
   JsonValue,
   SessionChanges,
   SessionData,
   SessionRecord,
   SessionStore,
+  StoreCapabilities,
 } from './types.js';

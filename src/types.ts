@@ -80,6 +80,30 @@ export interface SessionStore {
 
   /** Stops timers and releases handles the store owns. Idempotent. Clients passed in are not closed. */
   close(): Promise<void>;
+
+  /**
+   * What the store guarantees. Absent means every guarantee holds (our native stores); a store
+   * that emulates one only within this process says `'process'`, and the manager refuses a
+   * feature that needs a guarantee the store lacks, naming it.
+   */
+  readonly capabilities?: StoreCapabilities;
+}
+
+/** A guarantee a store gives everywhere (`true`), within one process only (`'process'`), or not at all (`false`). */
+export type Guarantee = boolean | 'process';
+
+/** The guarantees a store states (see {@link SessionStore.capabilities}). */
+export interface StoreCapabilities {
+  /** `create` is insert-if-absent: an id collision never merges two sessions. */
+  readonly atomicCreate: Guarantee;
+  /** `update` changes only the given keys: concurrent writes of different keys both land. */
+  readonly keyLevelUpdate: Guarantee;
+  /** `update` and `touch` never recreate a destroyed session. */
+  readonly noResurrection: Guarantee;
+  /** `all()` streams without holding every session in memory. */
+  readonly streamingAll: boolean;
+  /** The store implements the per-user index tier. */
+  readonly userIndex: boolean;
 }
 
 /**
