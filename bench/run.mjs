@@ -359,9 +359,7 @@ async function main() {
   }
   const targets = checkTargets(results);
   if (targets.length) {
-    process.stdout.write(
-      '\n### Targets of issue #5\n\n| target | measured | met |\n| --- | --- | --- |\n',
-    );
+    process.stdout.write('\n### Targets\n\n| target | measured | met |\n| --- | --- | --- |\n');
     for (const t of targets)
       process.stdout.write(
         `| ${t.target} | ${t.measured} | ${t.met === undefined ? '–' : t.met ? 'yes' : '**no**'} |\n`,

@@ -182,7 +182,7 @@ describe('cookie format (express-session compatible)', () => {
     assert.equal(cookie.value, encodeURIComponent(decoded));
   });
 
-  it('accepts the DESIGN.md test-vector cookie for a session the store holds', async () => {
+  it('accepts the express-session test-vector cookie for a session the store holds', async () => {
     const store = new MemoryStore({ cleanupInterval: 0, indexInterval: 0 });
     const now = Date.now();
     const data = Object.assign(Object.create(null), { user: 'tobi' });

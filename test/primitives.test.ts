@@ -27,7 +27,7 @@ function macOf(id: string, secret: string): string {
 }
 
 describe('Signer: express-session format', () => {
-  it('matches the DESIGN.md test vector', () => {
+  it('matches the express-session signed-cookie test vector', () => {
     const signed = new Signer([VECTOR_SECRET]).sign(VECTOR_ID);
     assert.equal(encodeURIComponent(signed), VECTOR_COOKIE);
     assert.equal(signed, decodeURIComponent(VECTOR_COOKIE));
@@ -224,7 +224,7 @@ describe('findCookieValues', () => {
     }
   });
 
-  it('handles the security.md hostile headers without throwing', () => {
+  it('handles hostile Cookie headers (many pairs, long escapes) without throwing', () => {
     const headers = [
       'a=b; '.repeat(3000),
       `sid=${'%'.repeat(15_000)}`,

@@ -1,6 +1,6 @@
 /**
- * The applicable rows of ../shared/reference/security.md (checklist rows 1–23, 32, 33, 35–37, 41,
- * 43–45 and the bad cookie headers), over real HTTP. A spy store counts every store call, so
+ * Security rules over real HTTP: signatures, rotation, strict mode, expiry, floods, hostile data,
+ * bad cookie headers, failing stores, cookie attributes, errors and detection events. A spy store counts every store call, so
  * "no store read" is asserted, not assumed.
  */
 import assert from 'node:assert/strict';
@@ -42,7 +42,7 @@ const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const EPOCH = 'Thu, 01 Jan 1970 00:00:00 GMT';
 
-/** Every error the apps and the tests saw, and every session id any store saw (row 44). */
+/** Every error the apps and the tests saw, and every session id any store saw (errors never carry either). */
 const seenErrors: unknown[] = [];
 const seenIds = new Set<string>();
 
@@ -369,7 +369,7 @@ async function readWith(hx: Harness, cookieHeader: string, path = '/read/visits'
 
 // ---------------------------------------------------------------------------------------------
 
-describe('row 13: secret validation', () => {
+describe('secret validation', () => {
   it('a short secret outside production only warns (first, since the warning is once per process)', async () => {
     const warnings: Error[] = [];
     const onWarning = (warning: Error) => warnings.push(warning);
@@ -443,7 +443,7 @@ describe('row 13: secret validation', () => {
   });
 });
 
-describe('rows 1–5: tampered signatures are anonymous, never read from the store', () => {
+describe('tampered signatures are anonymous, never read from the store', () => {
   it('rejects every forged, truncated, suffixed or prefixed variant', async () => {
     const hx = await harness();
     const { cookie, id } = await session(hx);
@@ -507,7 +507,7 @@ describe('rows 1–5: tampered signatures are anonymous, never read from the sto
   });
 });
 
-describe('row 6: secret rotation', () => {
+describe('secret rotation', () => {
   it('[old] → [new, old] re-issues under new → [new] alone accepts it and rejects the old cookie', async () => {
     const shared = new MemoryStore({ cleanupInterval: 0, indexInterval: 0 });
     const a = await harness({ secret: [OLD_SECRET] }, { inner: shared });
@@ -543,7 +543,7 @@ describe('row 6: secret rotation', () => {
   });
 });
 
-describe('rows 7–8: strict mode', () => {
+describe('strict mode', () => {
   it('a destroyed id replayed gets a different id on the next write', async () => {
     const hx = await harness();
     const { client, cookie, id } = await session(hx);
@@ -578,7 +578,7 @@ describe('rows 7–8: strict mode', () => {
   });
 });
 
-describe('row 3: an id collision never merges two sessions', () => {
+describe('an id collision never merges two sessions', () => {
   it('a create reporting a collision is retried with a fresh id; the existing session is untouched', async () => {
     const hx = await harness();
     const victim = await session(hx);
@@ -603,7 +603,7 @@ describe('row 3: an id collision never merges two sessions', () => {
   });
 });
 
-describe('rows 10, 12, 36: cookie size, cookie-only exchange, size cap', () => {
+describe('cookie size, cookie-only exchange, size cap', () => {
   it('the cookie does not grow with the session data', async () => {
     const hx = await harness();
     const client = hx.client();
@@ -639,7 +639,7 @@ describe('rows 10, 12, 36: cookie size, cookie-only exchange, size cap', () => {
   });
 });
 
-describe('rows 9–10: regenerate after login, and logout', () => {
+describe('regenerate after login, and logout', () => {
   it('moves to a new id, destroys the old one, and carries only the kept keys', async () => {
     const hx = await harness();
     const client = hx.client();
@@ -696,7 +696,7 @@ describe('rows 9–10: regenerate after login, and logout', () => {
   });
 });
 
-describe('row 11: no resurrection', () => {
+describe('no resurrection', () => {
   for (const op of ['set', 'touch']) {
     it(`a ${op} after a concurrent logout rejects SESSION_DESTROYED and writes nothing`, async () => {
       const hx = await harness();
@@ -717,7 +717,7 @@ describe('row 11: no resurrection', () => {
   }
 });
 
-describe('rows 12, 14–16: expiry enforced server-side (mocked Date)', () => {
+describe('expiry enforced server-side (mocked Date)', () => {
   it('idle timeout: alive before maxAge, anonymous after, and a new id on write', async (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     const hx = await harness({ maxAge: 10 * MINUTE, rolling: false });
@@ -803,7 +803,7 @@ describe('rows 12, 14–16: expiry enforced server-side (mocked Date)', () => {
   });
 });
 
-describe('row 43: clock steps (mocked Date)', () => {
+describe('clock steps (mocked Date)', () => {
   it('+1 h expires idle sessions; −1 h revives neither a destroyed nor an expired session', async (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     const start = Date.now();
@@ -841,7 +841,7 @@ describe('row 43: clock steps (mocked Date)', () => {
   });
 });
 
-describe('row 17: rolling renewal is throttled by touchAfter (mocked Date)', () => {
+describe('rolling renewal is throttled by touchAfter (mocked Date)', () => {
   it('a read renews the expiry only once touchAfter has passed', async (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     const hx = await harness({ maxAge: HOUR, touchAfter: 10 * MINUTE });
@@ -863,7 +863,7 @@ describe('row 17: rolling renewal is throttled by touchAfter (mocked Date)', () 
   });
 });
 
-describe('row 18: concurrent key-level writes', () => {
+describe('concurrent key-level writes', () => {
   it('50 parallel requests each setting k{i} of one session all land', async () => {
     const hx = await harness();
     const { cookie, id } = await session(hx);
@@ -880,7 +880,7 @@ describe('row 18: concurrent key-level writes', () => {
   });
 });
 
-describe('rows 19–21: hostile keys and non-JSON values', () => {
+describe('hostile keys and non-JSON values', () => {
   it('are rejected with a typed error and the old value is kept', async () => {
     const hx = await harness({ maxValueBytes: 1000 });
     const client = hx.client();
@@ -949,7 +949,7 @@ describe('rows 19–21: hostile keys and non-JSON values', () => {
   });
 });
 
-describe('rows 22–23: floods cost nothing', () => {
+describe('floods cost nothing', () => {
   it('10,000 cookie-less requests: 0 store entries, 0 store reads, 0 Set-Cookie', async () => {
     const hx = await harness();
     const agent = floodAgent();
@@ -993,7 +993,7 @@ describe('rows 22–23: floods cost nothing', () => {
   });
 });
 
-describe('bad cookie headers (security.md list)', () => {
+describe('bad cookie headers', () => {
   let hx: Harness;
   let valid: string;
   let validId: string;
@@ -1168,7 +1168,7 @@ describe('bad cookie headers (security.md list)', () => {
   });
 });
 
-describe('row 32: a failing store fails closed', () => {
+describe('a failing store fails closed', () => {
   const down = () => new Error('connect ECONNREFUSED 127.0.0.1:6379');
 
   it('get rejects → 503, never another session; cookie-less requests still work', async () => {
@@ -1233,7 +1233,7 @@ describe('row 32: a failing store fails closed', () => {
   });
 });
 
-describe('rows 33, 35–37: cookie attributes', () => {
+describe('cookie attributes', () => {
   it('HttpOnly, SameSite=Lax, Path=/, no Secure on plain HTTP outside production', async () => {
     const hx = await harness();
     const reply = await hx.client().get('/');
@@ -1298,7 +1298,7 @@ describe('rows 33, 35–37: cookie attributes', () => {
   }
 });
 
-describe('row 44: errors never carry a session id or a secret', () => {
+describe('errors never carry a session id or a secret', () => {
   it('checks every error seen in this file', async () => {
     // a few more, from the API directly
     const hx = await harness();
@@ -1320,7 +1320,7 @@ describe('row 44: errors never carry a session id or a secret', () => {
   });
 });
 
-describe('row 45: detection events', () => {
+describe('detection events', () => {
   it('counts invalid signatures, unknown sessions and duplicate cookies, without ids', async () => {
     const events: SessionEvent[] = [];
     const hx = await harness({

@@ -1,6 +1,5 @@
 /**
- * Fault (c-1) of the security reference: SIGKILL a process while it writes sessions of
- * 1 KB–1 MB, 100 times at random moments, always in the same directory. After each kill every
+ * SIGKILL a process while it writes sessions of 1 KB–1 MB, 100 times at random moments, always in the same directory. After each kill every
  * session file must parse and hold the last acknowledged version or the single in-flight one.
  */
 import assert from 'node:assert/strict';

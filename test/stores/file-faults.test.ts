@@ -1,5 +1,5 @@
 /**
- * Disk faults (security reference, faults 3–6 and checklist rows 30, 39, 40): a full disk,
+ * Disk faults: a full disk,
  * a read-only file system, exhausted file descriptors, I/O errors. Real ENOSPC/EROFS come from
  * a small tmpfs when this process may mount one (root, e.g. in CI containers); the same faults
  * are also injected through the store's internal `fs` option, which runs everywhere.

@@ -1,6 +1,5 @@
 /**
- * FileStore against hostile on-disk content (security reference: "on-disk content" bad inputs,
- * checklist rows 29, 31, 32, 34): invalid files read as absent and are quarantined; symlinks,
+ * FileStore against hostile on-disk content: invalid files read as absent and are quarantined; symlinks,
  * FIFOs and directories at a session path are never followed, read or written through; the
  * encrypted format detects tampering and wrong keys.
  */

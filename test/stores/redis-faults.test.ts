@@ -3,7 +3,7 @@
  * the shared one): killed during traffic then restarted, flushed, script cache flushed, and a
  * black-holed link. With node-redis (`disableOfflineQueue: true`) and ioredis
  * (`enableOfflineQueue: false`, `maxRetriesPerRequest: 1`), the client options the README
- * recommends. Security reference: row 38, fault rows 10–13.
+ * recommends.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -209,7 +209,7 @@ if (skip) {
         await raw('SET', lookalike + theirs, 'another app');
         await raw('SET', `${globPrefix}foo`, 'not a session id');
         await raw('SET', bare, 'foo');
-        // The literal key `foo` (security row 42), only if nobody uses it; it expires by itself.
+        // The literal key `foo` (a prefix-less lookalike of a session key), only if nobody uses it; it expires by itself.
         const marker = randomPrefix('foo');
         const ownFoo = (await raw('SET', 'foo', marker, 'NX', 'PX', '60000')) === 'OK';
         await store.create(generateSessionId(), record({ other: 'prefix' }));

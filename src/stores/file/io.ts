@@ -5,7 +5,7 @@
  * `maxFileSize`) → one `read` → `close`. A symlink, FIFO, socket, directory, foreign-owned or
  * oversized file, or content that does not parse, reads as "corrupt" (never as an exception).
  *
- * Write (§3.4 of the security reference): an exclusive temp file (`'wx'`, 0600, random name in
+ * Write: an exclusive temp file (`'wx'`, 0600, random name in
  * the same directory) → write → `futimes` (mtime = expiry, the cleanup index) → [`fsync`] →
  * `close` → `rename` over the session file (or `link`, which fails if it exists, for a create)
  * → [`fsync` of the directory]. Readers see the old file or the new one, never a partial one;

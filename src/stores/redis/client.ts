@@ -5,7 +5,8 @@
  * turns connection failures into `StoreUnavailableError`.
  *
  * The clients are typed structurally by the few members used, so neither `redis` nor `ioredis`
- * appears in the published types: both are optional peer dependencies (peers.md, pain point 23).
+ * appears in the published types: both are optional peer
+ * dependencies, and an application that uses one never installs the other's types.
  */
 import { StoreUnavailableError, StoreWriteError } from '../../errors.js';
 

@@ -1,5 +1,5 @@
 /**
- * RedisStore: sessions shared by many processes and machines (issue #4, DESIGN.md §4).
+ * RedisStore: sessions shared by many processes and machines.
  *
  * One hash per session at `prefix + id`: `c` = createdAt, `e` = expiresAt (ms since the epoch),
  * `d:<key>` = JSON of one session key (redis-codec.ts), so a `set` writes one field and
