@@ -4,9 +4,11 @@
  * cookie-parser, several `set`s in one request, `set` before a redirect, two managers on one app,
  * the API surface and option validation.
  */
+
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import cookieParser from 'cookie-parser';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import expressSession from 'express-session';
@@ -383,7 +385,7 @@ describe('set when a redirect is prepared', () => {
     const reply = await fetchReply(`${server.url}/late`);
     assert.equal(reply.body, 'sent');
     assert.equal(reply.cookies.length, 0);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     assert.equal((caught as { code?: string })?.code, 'HEADERS_SENT');
     assert.equal(await manager.store.length(), 0, 'no orphan session without a cookie');
   });
@@ -520,7 +522,7 @@ describe('option: rolling', () => {
     const { client, manager } = await setup({ rolling: false, maxAge: HOUR, touchAfter: 0 });
     const id = (await client.get('/write/a/1')).json<{ id: string }>().id;
     const before = (await manager.store.get(id))!.expiresAt;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     const read = await client.get('/read/a');
     assert.equal(read.cookies.length, 0);
     assert.equal((await manager.store.get(id))!.expiresAt, before);
@@ -530,7 +532,7 @@ describe('option: rolling', () => {
     const { client, manager } = await setup({ maxAge: HOUR, touchAfter: 0 });
     const id = (await client.get('/write/a/1')).json<{ id: string }>().id;
     const before = (await manager.store.get(id))!.expiresAt;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     const read = await client.get('/read/a');
     only(read);
     assert.ok((await manager.store.get(id))!.expiresAt > before);
@@ -622,7 +624,7 @@ describe('API surface', () => {
     assert.deepEqual(none.json(), { touched: false });
     assert.equal(none.cookies.length, 0);
     const first = only(await client.get('/write/k/v'));
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await sleep(1100);
     const touched = await client.get('/touch');
     assert.deepEqual(touched.json(), { touched: true });
     const cookie = only(touched);

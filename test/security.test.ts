@@ -3,10 +3,12 @@
  * bad cookie headers, failing stores, cookie attributes, errors and detection events. A spy store counts every store call, so
  * "no store read" is asserted, not assumed.
  */
+
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type ErrorRequestHandler } from 'express';
 import {
   InvalidOptionError,
@@ -271,7 +273,7 @@ async function harness(
     '/slow/:op',
     h(async (req, res) => {
       await sm.get(req, 'visits');
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sleep(300);
       try {
         if (req.params.op === 'touch') await sm.touch(req);
         else await sm.set(req, 'late', 'write');
@@ -702,7 +704,7 @@ describe('no resurrection', () => {
       const hx = await harness();
       const { cookie, id } = await session(hx);
       const slow = fetchReply(`${hx.url}/slow/${op}`, { cookie: `sid=${cookie}` });
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
       const logout = await fetchReply(`${hx.url}/logout`, { cookie: `sid=${cookie}` });
       assert.equal(logout.status, 200);
       const late = await slow;
@@ -1209,7 +1211,7 @@ describe('a failing store fails closed', () => {
   it('touch rejects during a rolling renewal → 503, not "logged out"', async () => {
     const hx = await harness({ touchAfter: 0 });
     const { cookie } = await session(hx);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await sleep(5);
     hx.spy.failures.touch = down();
     const reply = await readWith(hx, `sid=${cookie}`);
     assert.equal(reply.status, 503);

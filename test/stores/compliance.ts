@@ -4,17 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidSessionIdError } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
 import type { SessionRecord, SessionStore } from '../../src/types.js';
+import { HOUR, record } from '../helpers/records.js';
 
 export interface StoreFixture {
   store: SessionStore;
   /** Removes everything the fixture created (directories, keys). */
   cleanup(): Promise<void>;
 }
-
-const HOUR = 3_600_000;
 
 export const HOSTILE_IDS: unknown[] = [
   '',
@@ -43,17 +43,9 @@ export const HOSTILE_IDS: unknown[] = [
   ['a'],
 ];
 
-function record(data: Record<string, unknown>, ttl = HOUR): SessionRecord {
-  const now = Date.now();
-  const copy = Object.assign(Object.create(null), data) as SessionRecord['data'];
-  return { data: copy, createdAt: now, expiresAt: now + ttl };
-}
-
 function plain(data: object): Record<string, unknown> {
   return { ...data };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function describeStore(name: string, factory: () => Promise<StoreFixture>): void {
   describe(`${name}: store contract`, () => {
@@ -181,7 +173,7 @@ export function describeStore(name: string, factory: () => Promise<StoreFixture>
 
     it('an expired session is absent for get, update and touch, and can be created again', async () => {
       const id = generateSessionId();
-      await store.create(id, record({ old: true }, 40));
+      await store.create(id, record({ old: true }, { ttl: 40 }));
       await sleep(80);
       assert.equal(await store.get(id), undefined);
       assert.equal(await store.update(id, { set: { a: 1 } }, Date.now() + HOUR), false);
@@ -217,7 +209,7 @@ export function describeStore(name: string, factory: () => Promise<StoreFixture>
       const ids = Array.from({ length: 5 }, () => generateSessionId());
       for (const [i, id] of ids.entries()) await store.create(id, record({ i }));
       const shortLived = generateSessionId();
-      await store.create(shortLived, record({ gone: true }, 30));
+      await store.create(shortLived, record({ gone: true }, { ttl: 30 }));
       await sleep(60);
       const seen = new Map<string, SessionRecord>();
       for await (const [id, rec] of store.all()) seen.set(id, rec);

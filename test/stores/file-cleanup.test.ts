@@ -10,14 +10,8 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { FileStore } from '../../src/stores/file/file-store.js';
-import {
-  countingFs,
-  plainContent,
-  plainName,
-  record,
-  removeDir,
-  tempDir,
-} from '../fixtures/file-helpers.js';
+import { countingFs, plainContent, plainName, removeDir, tempDir } from '../helpers/file-store.js';
+import { record } from '../helpers/records.js';
 
 const TOTAL = 100_000;
 const EXPIRED_EVERY = 10;
@@ -35,7 +29,7 @@ describe('FileStore cleanup: 100,000 sessions, 10 % expired', () => {
         const i = next++;
         const id = randomBytes(24).toString('base64url');
         const expired = i % EXPIRED_EVERY === 0;
-        const rec = record({ i }, expired ? -60_000 : 3_600_000);
+        const rec = record({ i }, { ttl: expired ? -60_000 : 3_600_000 });
         const name = plainName(id);
         const handle = await open(join(dir, name), 'wx', 0o600);
         await handle.write(plainContent(id, rec));

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { generateSessionId } from '../../src/id.js';
 import { FileStore } from '../../src/stores/file/file-store.js';
-import { removeDir, tempDir } from '../fixtures/file-helpers.js';
+import { removeDir, tempDir } from '../helpers/file-store.js';
 
 const WRITER = fileURLToPath(new URL('../fixtures/file-crash-writer.ts', import.meta.url));
 const KILLS = 100;

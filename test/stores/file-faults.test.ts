@@ -9,11 +9,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreUnavailableError, StoreWriteError } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
 import { FileStore } from '../../src/stores/file/file-store.js';
 import { defaultFs, type FileStoreFs } from '../../src/stores/file/fs.js';
-import { HOUR, record, removeDir, tempDir } from '../fixtures/file-helpers.js';
+import { removeDir, tempDir } from '../helpers/file-store.js';
+import { HOUR, record } from '../helpers/records.js';
 
 function fsError(code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: injected`), { code });
@@ -326,9 +328,9 @@ describe('FileStore faults through an injected fs', () => {
     };
     const store = new FileStore({ path: dir, fs, onError: (e) => errors.push(e) });
     const ids = Array.from({ length: 10 }, () => generateSessionId());
-    for (const id of ids) await store.create(id, record({}, 20));
+    for (const id of ids) await store.create(id, record({}, { ttl: 20 }));
     poisoned = store._getFilePath(ids[0] as string).slice(dir.length + 1);
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    await sleep(40);
     assert.equal(await store.cleanup(), 9);
     assert.equal(errors.length, 1);
     assert.match(errors[0]?.message ?? '', /EACCES/);

@@ -9,18 +9,11 @@ import { randomBytes } from 'node:crypto';
 import { chown, lstat, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { generateSessionId } from '../../src/id.js';
 import { FileStore } from '../../src/stores/file/file-store.js';
-import {
-  HOUR,
-  KEY,
-  plainContent,
-  plainName,
-  record,
-  setup,
-  sleep,
-  writeRawSession,
-} from '../fixtures/file-helpers.js';
+import { KEY, plainContent, plainName, setup, writeRawSession } from '../helpers/file-store.js';
+import { HOUR, record } from '../helpers/records.js';
 
 describe('FileStore: hostile on-disk content', () => {
   const huge = randomBytes(1024 * 1024);

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { generateSessionId } from '../../src/id.js';
 import { FileStore } from '../../src/stores/file/file-store.js';
-import { record, removeDir, tempDir } from '../fixtures/file-helpers.js';
+import { removeDir, tempDir } from '../helpers/file-store.js';
+import { record } from '../helpers/records.js';
 
 const WRITER = fileURLToPath(new URL('../fixtures/file-mp-writer.ts', import.meta.url));
 const run = promisify(execFile);

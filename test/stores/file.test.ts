@@ -15,6 +15,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   InvalidOptionError,
   InvalidSessionIdError,
@@ -24,16 +25,14 @@ import { generateSessionId } from '../../src/id.js';
 import { FileStore, type FileStoreOptions } from '../../src/stores/file/file-store.js';
 import {
   countingFs,
-  HOUR,
   KEY,
   plainName,
-  record,
   removeDir,
   setup,
-  sleep,
   tempDir,
   writeRawSession,
-} from '../fixtures/file-helpers.js';
+} from '../helpers/file-store.js';
+import { HOUR, record } from '../helpers/records.js';
 import { describeStore, HOSTILE_IDS } from './compliance.js';
 
 function fileStoreFixture(options: FileStoreOptions = {}) {
@@ -179,7 +178,7 @@ describe('FileStore: file names, modes and paths', () => {
   it('clamps expiresAt to now + ttl', async () => {
     const t = await setup({ ttl: 60 });
     const id = generateSessionId();
-    await t.store.create(id, record({}, 10 * HOUR));
+    await t.store.create(id, record({}, { ttl: 10 * HOUR }));
     const got = await t.store.get(id);
     assert.ok(got && got.expiresAt <= Date.now() + 60_000);
     await t.store.update(id, { set: { a: 1 } }, Date.now() + 10 * HOUR);
@@ -337,7 +336,7 @@ describe('FileStore: cleanup, listing and clearing', () => {
       const live: string[] = [];
       for (let i = 0; i < 100; i++) {
         const id = generateSessionId();
-        await s.store.create(id, record({ i }, i % 2 ? HOUR : 30));
+        await s.store.create(id, record({ i }, { ttl: i % 2 ? HOUR : 30 }));
         if (i % 2) live.push(id);
       }
       await sleep(60);
@@ -365,11 +364,11 @@ describe('FileStore: cleanup, listing and clearing', () => {
       }) as typeof defaultFs.lstat,
     };
     store = new FileStore({ path: root, fs });
-    await store.create(id, record({ keep: true }, 40));
+    await store.create(id, record({ keep: true }, { ttl: 40 }));
     await sleep(60);
     // Expired now: touch() would refuse. Make it live again by a direct write (as another
     // request would have, a moment before the sweep) but with an mtime in the past.
-    await writeRawSession(root, id, record({ keep: true }, HOUR));
+    await writeRawSession(root, id, record({ keep: true }, { ttl: HOUR }));
     const file = join(root, plainName(id));
     await utimes(file, (Date.now() - 1000) / 1000, (Date.now() - 1000) / 1000);
     assert.equal(await store.cleanup(), 0);
@@ -381,7 +380,7 @@ describe('FileStore: cleanup, listing and clearing', () => {
 
   it('a live session whose mtime is out of step (restored backup) is kept and its mtime repaired', async () => {
     const id = generateSessionId();
-    const file = await writeRawSession(t.dir, id, record({ restored: true }, HOUR));
+    const file = await writeRawSession(t.dir, id, record({ restored: true }, { ttl: HOUR }));
     const past = (Date.now() - 5000) / 1000;
     await utimes(file, past, past);
     assert.equal(await t.store.cleanup(), 0);
@@ -514,14 +513,14 @@ describe('FileStore: cleanup, listing and clearing', () => {
     await p1;
     const store = new FileStore({ path: t.dir, cleanupInterval: 20, onError: () => {} });
     const id = generateSessionId();
-    await store.create(id, record({}, 30));
+    await store.create(id, record({}, { ttl: 30 }));
     store.startCleanup();
     store.startCleanup();
     await sleep(120);
     assert.equal(await store.length(), 0, 'the timer swept the expired session');
     await store.close();
     await store.close();
-    await store.create(generateSessionId(), record({}, 10));
+    await store.create(generateSessionId(), record({}, { ttl: 10 }));
     await sleep(80);
     assert.equal(await store.length(), 1, 'no sweep after close()');
     await store.clear();
@@ -529,7 +528,7 @@ describe('FileStore: cleanup, listing and clearing', () => {
 
   it('startCleanup() sweeps at once, not only after the first interval', async () => {
     const store = new FileStore({ path: t.dir, cleanupInterval: 3_600_000, onError: () => {} });
-    await writeRawSession(t.dir, generateSessionId(), record({}, -1000));
+    await writeRawSession(t.dir, generateSessionId(), record({}, { ttl: -1000 }));
     store.startCleanup();
     await store.close();
     assert.equal(await store.length(), 0);

@@ -6,19 +6,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { InvalidOptionError, StoreClosedError, StoreFullError } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
 import { MemoryStore, type MemoryStoreOptions } from '../../src/stores/memory/memory-store.js';
-import type { SessionRecord } from '../../src/types.js';
-
-const HOUR = 3_600_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function record(expiresAt: number, data: Record<string, unknown> = {}): SessionRecord {
-  const copy = Object.assign(Object.create(null), data) as SessionRecord['data'];
-  return { data: copy, createdAt: Date.now(), expiresAt };
-}
+import { HOUR, record } from '../helpers/records.js';
 
 /** A store without background timers (the tests drive cleanup themselves). */
 function quietStore(options: MemoryStoreOptions = {}): MemoryStore {
@@ -104,8 +97,8 @@ describe('MemoryStore: timers (mocked)', () => {
     const now = Date.now();
     const short = generateSessionId();
     const long = generateSessionId();
-    await store.create(short, record(now + 500));
-    await store.create(long, record(now + HOUR));
+    await store.create(short, record({}, { expiresAt: now + 500 }));
+    await store.create(long, record({}, { expiresAt: now + HOUR }));
     assert.equal(await store.length(), 2);
     t.mock.timers.tick(1000);
     await sleep(5);
@@ -213,10 +206,10 @@ describe('MemoryStore: cleanup removes exactly the expired sessions', () => {
       const id = generateSessionId();
       if (i % 2 === 0) {
         short.add(id);
-        await store.create(id, record(now + 1000 + i));
+        await store.create(id, record({}, { expiresAt: now + 1000 + i }));
       } else {
         long.add(id);
-        await store.create(id, record(now + HOUR + i));
+        await store.create(id, record({}, { expiresAt: now + HOUR + i }));
       }
     }
     assert.equal(await store.cleanup(), 0);
@@ -234,7 +227,7 @@ describe('MemoryStore: cleanup removes exactly the expired sessions', () => {
     t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     const store = quietStore();
     const id = generateSessionId();
-    await store.create(id, record(Date.now() + 1000));
+    await store.create(id, record({}, { expiresAt: Date.now() + 1000 }));
     t.mock.timers.tick(1000);
     assert.equal(await store.cleanup(), 1);
     await store.close();
@@ -254,7 +247,7 @@ describe('MemoryStore: cleanup removes exactly the expired sessions', () => {
       const id = generateSessionId();
       const at = base + 1000 + Math.floor(random() * HOUR);
       expiry.set(id, at);
-      await store.create(id, record(at));
+      await store.create(id, record({}, { expiresAt: at }));
     }
     /** Touches live sessions at random, to earlier and later expiries. */
     const churn = async (times: number) => {
@@ -269,7 +262,7 @@ describe('MemoryStore: cleanup removes exactly the expired sessions', () => {
         if (n % 997 === 0) {
           // destroy and re-create some, leaving holes behind in the index
           await store.destroy(id);
-          await store.create(id, record(at));
+          await store.create(id, record({}, { expiresAt: at }));
         }
       }
     };
@@ -302,7 +295,10 @@ describe('MemoryStore: cleanup removes exactly the expired sessions', () => {
       const id = generateSessionId();
       const soon = i % 10 === 3;
       if (soon) expiring.push(id);
-      await store.create(id, record(soon ? now + 1000 + (i % 500) : now + HOUR - i, { i }));
+      await store.create(
+        id,
+        record({ i }, { expiresAt: soon ? now + 1000 + (i % 500) : now + HOUR - i }),
+      );
     }
     assert.equal(await store.length(), 100_000);
     t.mock.timers.tick(2000);
@@ -315,7 +311,8 @@ describe('MemoryStore: cleanup removes exactly the expired sessions', () => {
   it('only one sweep runs at a time', async (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     const store = quietStore();
-    for (let i = 0; i < 100; i++) await store.create(generateSessionId(), record(Date.now() + 10));
+    for (let i = 0; i < 100; i++)
+      await store.create(generateSessionId(), record({}, { expiresAt: Date.now() + 10 }));
     t.mock.timers.tick(100);
     const [a, b] = await Promise.all([store.cleanup(), store.cleanup()]);
     assert.equal(a, 100);
@@ -332,21 +329,21 @@ describe('MemoryStore: maxSessions', () => {
     for (let i = 0; i < 5; i++) {
       const id = generateSessionId();
       ids.push(id);
-      await store.create(id, record(Date.now() + HOUR));
+      await store.create(id, record({}, { expiresAt: Date.now() + HOUR }));
       t.mock.timers.tick(1000);
     }
     // ids[0] was created first, but is active again: ids[1] is now the one idle the longest.
     assert.ok(await store.touch(ids[0]!, Date.now() + HOUR));
     t.mock.timers.tick(1000);
     const sixth = generateSessionId();
-    assert.equal(await store.create(sixth, record(Date.now() + HOUR)), true);
+    assert.equal(await store.create(sixth, record({}, { expiresAt: Date.now() + HOUR })), true);
     assert.equal(await store.length(), 5);
     assert.equal(await store.get(ids[1]!), undefined);
     for (const id of [ids[0]!, ids[2]!, ids[3]!, ids[4]!, sixth]) assert.ok(await store.get(id));
 
     for (let i = 0; i < 50; i++) {
       t.mock.timers.tick(10);
-      await store.create(generateSessionId(), record(Date.now() + HOUR));
+      await store.create(generateSessionId(), record({}, { expiresAt: Date.now() + HOUR }));
       assert.ok((await store.length()) <= 5);
     }
     assert.equal(await store.length(), 5);
@@ -358,10 +355,10 @@ describe('MemoryStore: maxSessions', () => {
     const store = quietStore({ maxSessions: 2 });
     const a = generateSessionId();
     const b = generateSessionId();
-    await store.create(a, record(Date.now() + HOUR));
-    await store.create(b, record(Date.now() + 100));
+    await store.create(a, record({}, { expiresAt: Date.now() + HOUR }));
+    await store.create(b, record({}, { expiresAt: Date.now() + 100 }));
     t.mock.timers.tick(200);
-    await store.create(generateSessionId(), record(Date.now() + HOUR));
+    await store.create(generateSessionId(), record({}, { expiresAt: Date.now() + HOUR }));
     assert.ok(await store.get(a));
     assert.equal(await store.length(), 2);
     await store.close();
@@ -371,9 +368,10 @@ describe('MemoryStore: maxSessions', () => {
     t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     const store = quietStore({ maxSessions: 3, whenFull: 'reject' });
     const ids = [generateSessionId(), generateSessionId(), generateSessionId()];
-    for (const id of ids) await store.create(id, record(Date.now() + HOUR, { who: id }));
+    for (const id of ids)
+      await store.create(id, record({ who: id }, { expiresAt: Date.now() + HOUR }));
     await assert.rejects(
-      store.create(generateSessionId(), record(Date.now() + HOUR)),
+      store.create(generateSessionId(), record({}, { expiresAt: Date.now() + HOUR })),
       (error: unknown) => error instanceof StoreFullError && error.code === 'STORE_FULL',
     );
     assert.equal(await store.length(), 3);
@@ -383,7 +381,10 @@ describe('MemoryStore: maxSessions', () => {
     // once one expires, there is room again
     await store.touch(ids[1]!, Date.now() + 100);
     t.mock.timers.tick(200);
-    assert.equal(await store.create(generateSessionId(), record(Date.now() + HOUR)), true);
+    assert.equal(
+      await store.create(generateSessionId(), record({}, { expiresAt: Date.now() + HOUR })),
+      true,
+    );
     assert.equal(await store.length(), 3);
     await store.close();
   });
@@ -437,7 +438,7 @@ describe('MemoryStore: maxAge clamp and close', () => {
     t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     const store = quietStore({ maxAge: 1000 });
     const id = generateSessionId();
-    await store.create(id, record(Date.now() + HOUR));
+    await store.create(id, record({}, { expiresAt: Date.now() + HOUR }));
     assert.equal((await store.get(id))?.expiresAt, Date.now() + 1000);
     t.mock.timers.tick(500);
     await store.update(id, { set: { a: 1 } }, Date.now() + HOUR);
@@ -456,11 +457,14 @@ describe('MemoryStore: maxAge clamp and close', () => {
   it('a closed store refuses writes with StoreClosedError', async () => {
     const store = quietStore();
     const id = generateSessionId();
-    await store.create(id, record(Date.now() + HOUR));
+    await store.create(id, record({}, { expiresAt: Date.now() + HOUR }));
     await store.close();
     const closed = (error: unknown) =>
       error instanceof StoreClosedError && error.code === 'STORE_CLOSED';
-    await assert.rejects(store.create(generateSessionId(), record(Date.now() + HOUR)), closed);
+    await assert.rejects(
+      store.create(generateSessionId(), record({}, { expiresAt: Date.now() + HOUR })),
+      closed,
+    );
     await assert.rejects(store.update(id, { set: { a: 1 } }, Date.now() + HOUR), closed);
     await assert.rejects(store.touch(id, Date.now() + HOUR), closed);
   });

@@ -16,7 +16,7 @@ import { Cluster } from 'ioredis';
 import { createCluster } from 'redis';
 import { generateSessionId } from '../../src/id.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/stores/redis/redis-store.js';
-import type { SessionRecord } from '../../src/types.js';
+import { HOUR, record } from '../helpers/records.js';
 import {
   canSpawnRedisServer,
   freePort,
@@ -28,7 +28,6 @@ import {
 import { describeStore } from './compliance.js';
 
 const run = promisify(execFile);
-const HOUR = 3_600_000;
 
 interface ClusterConn {
   client: NonNullable<RedisStoreOptions['client']>;
@@ -120,11 +119,6 @@ const FLAVOURS: Array<{ name: string; connect(ports: number[]): Promise<ClusterC
     },
   },
 ];
-
-function record(data: Record<string, unknown>): SessionRecord {
-  const now = Date.now();
-  return { data: Object.assign(Object.create(null), data), createdAt: now, expiresAt: now + HOUR };
-}
 
 const spawnable = (await canSpawnRedisServer()) && (await pingRedisCli());
 if (!spawnable && REDIS_REQUIRED) throw new Error('redis-server and redis-cli are required');

@@ -13,7 +13,7 @@ import { createClient } from 'redis';
 import { StoreUnavailableError, StoreWriteError } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/stores/redis/redis-store.js';
-import type { SessionRecord } from '../../src/types.js';
+import { HOUR, record } from '../helpers/records.js';
 import {
   canSpawnRedisServer,
   freePort,
@@ -25,7 +25,6 @@ import {
 const TIMEOUT = 400;
 /** How late a rejection may come after the command timeout (event-loop and CI slack). */
 const SLACK = 1600;
-const HOUR = 3_600_000;
 
 type Raw = (...args: string[]) => Promise<unknown>;
 interface Conn {
@@ -84,11 +83,6 @@ const FLAVOURS: Array<{ name: string; connect(url: string, wait?: boolean): Prom
     },
   },
 ];
-
-function record(data: Record<string, unknown>): SessionRecord {
-  const now = Date.now();
-  return { data: Object.assign(Object.create(null), data), createdAt: now, expiresAt: now + HOUR };
-}
 
 /** Runs `op` and returns how long it took to settle and how. */
 async function timed(op: () => Promise<unknown>): Promise<{ ms: number; error?: unknown }> {

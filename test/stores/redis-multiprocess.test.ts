@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { REDIS_URL, randomPrefix, redisSkipReason } from '../helpers/redis.js';
 
@@ -105,7 +106,7 @@ describe('two app processes sharing one Redis', { skip, timeout: 60_000 }, () =>
     const cookie = cookieOf(first.setCookie);
     const id = String(first.body.id);
     const slow = call(b, '/slow?ms=400', cookie);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     await call(a, '/logout', cookie);
     const late = await slow;
     assert.equal(late.status, 409);

@@ -18,11 +18,10 @@ import {
 import { generateSessionId } from '../../src/id.js';
 import { escapeGlob } from '../../src/stores/redis/codec.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/stores/redis/redis-store.js';
-import type { SessionRecord } from '../../src/types.js';
+import { HOUR, record } from '../helpers/records.js';
 import { REDIS_URL, randomPrefix, redisSkipReason } from '../helpers/redis.js';
 import { describeStore, HOSTILE_IDS } from './compliance.js';
 
-const HOUR = 3_600_000;
 /** A hang (a promise that never settles) fails with the test's name instead of stalling the run. */
 const TEST_TIMEOUT = 60_000;
 const skip = await redisSkipReason();
@@ -88,11 +87,6 @@ async function deleteKeys(raw: Raw, prefix: string): Promise<void> {
     cursor = next;
     for (const key of keys) await raw('DEL', key);
   } while (cursor !== '0');
-}
-
-function record(data: Record<string, unknown>, ttl = HOUR): SessionRecord {
-  const now = Date.now();
-  return { data: Object.assign(Object.create(null), data), createdAt: now, expiresAt: now + ttl };
 }
 
 if (skip) {
@@ -186,7 +180,7 @@ if (skip) {
         const short = new RedisStore({ client: conn.client, prefix, ttl: 60 });
         const id = generateSessionId();
         const before = Date.now();
-        assert.equal(await short.create(id, record({ a: 1 }, 30 * 24 * HOUR)), true);
+        assert.equal(await short.create(id, record({ a: 1 }, { ttl: 30 * 24 * HOUR })), true);
         const got = await short.get(id);
         assert.ok(got);
         assert.ok(got.expiresAt >= before + 60_000 && got.expiresAt <= Date.now() + 60_000);

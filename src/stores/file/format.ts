@@ -66,11 +66,6 @@ export class FileCodec {
     this.#nameKey = Buffer.from(hkdfSync('sha256', ikm, salt, 'file name', 32));
   }
 
-  /** True when files are encrypted. */
-  get encrypted(): boolean {
-    return this.#encKey !== undefined;
-  }
-
   /** The file name of a (valid) id: sha256 hex, or HMAC-SHA256 hex under encryption. */
   fileName(id: string): string {
     const digest = this.#nameKey ? createHmac('sha256', this.#nameKey) : createHash('sha256');

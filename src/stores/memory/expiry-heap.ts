@@ -13,10 +13,6 @@ export interface HeapEntry {
 export class ExpiryHeap<E extends HeapEntry> {
   #items: E[] = [];
 
-  get size(): number {
-    return this.#items.length;
-  }
-
   /** The entry that expires first, or `undefined` when empty. */
   peek(): E | undefined {
     return this.#items[0];
@@ -45,13 +41,6 @@ export class ExpiryHeap<E extends HeapEntry> {
     this.#items[i] = last;
     last.heapIndex = i;
     this.update(last);
-  }
-
-  /** Removes and returns the entry that expires first. */
-  pop(): E | undefined {
-    const top = this.#items[0];
-    if (top) this.remove(top);
-    return top;
   }
 
   clear(): void {

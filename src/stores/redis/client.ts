@@ -50,7 +50,6 @@ export type SendCommand = (args: string[]) => Promise<unknown>;
 
 /** What the store needs from a client, whatever its library. */
 export interface RedisCommander {
-  readonly flavour: RedisFlavour;
   /**
    * Sends one command that touches exactly one key (`key`, used for cluster routing; always to the
    * master, never a replica that may lag behind a logout), bounded by
@@ -95,17 +94,16 @@ export function createCommander(
     case 'node-redis': {
       const c = unwrapLegacy(client) as NodeRedisClientLike;
       const send = bound((args) => c.sendCommand(args));
-      return { flavour, send: (_key, args) => send(args), masters: async () => [send] };
+      return { send: (_key, args) => send(args), masters: async () => [send] };
     }
     case 'ioredis': {
       const c = client as IoRedisLike;
       const send = bound((args) => c.call(args[0]!, ...args.slice(1)));
-      return { flavour, send: (_key, args) => send(args), masters: async () => [send] };
+      return { send: (_key, args) => send(args), masters: async () => [send] };
     }
     case 'node-redis-cluster': {
       const c = client as NodeRedisClusterLike;
       return {
-        flavour,
         send: (key, args) => attempt(() => c.sendCommand(key, false, args), timeoutMs),
         masters: () =>
           attempt(async () => {
@@ -119,7 +117,6 @@ export function createCommander(
     case 'ioredis-cluster': {
       const c = client as IoRedisLike;
       return {
-        flavour,
         send: (_key, args) => attempt(() => c.call(args[0]!, ...args.slice(1)), timeoutMs),
         masters: async () => {
           const nodes = c.nodes?.('master') ?? [];
