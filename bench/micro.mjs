@@ -18,9 +18,10 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { connectRedis, deleteRedisPrefix, randomPrefixRoot, sleep } from './lib/common.mjs';
+import { connectRedis, deleteRedisPrefix, randomPrefixRoot } from './lib/common.mjs';
 import { killAll, lastJson, runNode } from './lib/procs.mjs';
 
 const require = createRequire(import.meta.url);

@@ -13,27 +13,16 @@ export const CONTESTANTS = [
   'ssjs-redis',
 ];
 
-/** Contestants built on express-session (whole-session writes). */
-export const EXPRESS_SESSION = new Set([
-  'express-session-memory',
-  'memorystore',
-  'session-file-store',
-  'connect-redis',
-]);
-
 /** Contestants that are session-store-js. */
 export const SSJS = new Set(['ssjs-memory', 'ssjs-file', 'ssjs-redis']);
 
 /** Contestants that need the Redis server. */
 export const NEEDS_REDIS = new Set(['connect-redis', 'ssjs-redis']);
 
-/** Throughput workloads (the concurrent-keys workload is a correctness check). */
-export const WORKLOADS = ['visit', 'new'];
-
 export const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 export const COOKIE_NAME = 'sid';
 export const MAX_AGE = 86_400_000;
-export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** A random key prefix root for this benchmark run, e.g. `ssjs-bench:3f9a1c…:`. */
 export function randomPrefixRoot() {
@@ -60,15 +49,11 @@ export async function deleteRedisPrefix(client, prefix) {
   return deleted;
 }
 
-/** Connects a node-redis v5 client the way the brief prescribes. */
+/** Connects a node-redis v5 client that fails fast while Redis is down (no offline queue). */
 export async function connectRedis() {
   const { createClient } = await import('redis');
   const client = createClient({ url: REDIS_URL, disableOfflineQueue: true });
   client.on('error', () => {});
   await client.connect();
   return client;
-}
-
-export function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
