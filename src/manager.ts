@@ -11,6 +11,7 @@ import {
 import { generateSessionId } from './id.js';
 import { createMiddleware, type SessionMiddleware } from './middleware.js';
 import { type ResolvedOptions, resolveOptions, type SessionManagerOptions } from './options.js';
+import { type RenewalOutcome, Renewals } from './renewal.js';
 import { type RequestState, type SessionRequest, StateSlot } from './request-state.js';
 import { Signer } from './signer.js';
 import { createStore, isSessionStore } from './stores/create-store.js';
@@ -48,6 +49,8 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
   readonly #slot = new StateSlot();
   readonly #production = process.env.NODE_ENV === 'production';
   #middleware: SessionMiddleware | undefined;
+  readonly #renewals = new Renewals();
+  #warned = false;
 
   constructor(options: SessionManagerOptions<S>) {
     this.#options = resolveOptions(options as SessionManagerOptions<SessionStore>);
@@ -133,7 +136,10 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     const state = this.#slot.of(req);
     await state.enqueue(async () => {
       const id = state.id;
-      if (id !== undefined) await this.#store(() => this.store.destroy(id));
+      if (id !== undefined) {
+        this.#renewals.forget(id);
+        await this.#store(() => this.store.destroy(id));
+      }
       this.#drop(state);
     });
   }
@@ -218,19 +224,70 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
       return false;
     }
     state.adopt(id, record.data, record.createdAt, record.expiresAt);
-    if (this.#options.rolling) {
-      const expiresAt = this.#expiryFor(record.createdAt, now);
-      if (expiresAt - record.expiresAt >= this.#options.touchAfter) {
-        if (!(await this.#store(() => this.store.touch(id, expiresAt)))) {
-          state.forget();
-          return false;
-        }
-        state.expiresAt = expiresAt;
-        renewCookie = true;
-      }
+    if (this.#options.rolling && !(await this.#renew(state, id, record.createdAt, now))) {
+      state.forget();
+      return false;
     }
-    if (renewCookie) this.#sendCookie(state);
+    if (renewCookie || state.expiresAt !== record.expiresAt) this.#sendCookie(state);
     return true;
+  }
+
+  /**
+   * Rolling renewal of a session just loaded; resolves `false` when the store says it is gone.
+   * Concurrent readers share one renewal (see `Renewals`), and the store's touch is conditional
+   * on extending by `touchAfter`, so other processes' renewals are not repeated either. A renewal
+   * the store fails to write is reported and the request goes on with the session as loaded:
+   * only an explicit write rejects.
+   */
+  async #renew(state: RequestState, id: string, createdAt: number, now: number): Promise<boolean> {
+    const touchAfter = this.#options.touchAfter;
+    const known = this.#renewals.latest(id);
+    const expiresAt = this.#expiryFor(createdAt, now);
+    let renewal: Promise<RenewalOutcome>;
+    let renewedTo: number;
+    if (expiresAt - Math.max(state.expiresAt, known?.expiresAt ?? 0) >= touchAfter) {
+      renewedTo = expiresAt;
+      renewal = this.#renewals.start(
+        id,
+        expiresAt,
+        this.#store(() => this.store.touch(id, expiresAt, touchAfter)),
+        (error) => this.#reportRenewalFailure(error),
+      );
+    } else if (known !== undefined && known.expiresAt > state.expiresAt) {
+      renewedTo = known.expiresAt;
+      renewal = known.done;
+    } else {
+      return true;
+    }
+    const outcome = await renewal;
+    if (outcome === 'gone') return false;
+    if (outcome === 'renewed') state.expiresAt = renewedTo;
+    return true;
+  }
+
+  /**
+   * A renewal that failed has no caller to reject: it goes to `onEvent` as `renewal-failed` with
+   * the error's code (never the error itself, whose message a third-party store may fill with
+   * an id), else to one process warning (a full store would otherwise warn on every request).
+   */
+  #reportRenewalFailure(error: unknown): void {
+    const raw = (error as { code?: unknown } | null)?.code;
+    const code = typeof raw === 'string' ? raw : 'STORE_UNAVAILABLE';
+    const onEvent = this.#options.onEvent;
+    if (onEvent) {
+      try {
+        onEvent({ type: 'renewal-failed', code });
+      } catch {
+        // An observer must never break a request.
+      }
+      return;
+    }
+    if (this.#warned) return;
+    this.#warned = true;
+    process.emitWarning(
+      `session-store-js: a rolling renewal failed (${code}); requests go on with the session as loaded`,
+      { code: 'SESSION_STORE_RENEWAL_FAILED' },
+    );
   }
 
   #write(state: RequestState, key: string, value: JsonValue | undefined): Promise<void> {

@@ -34,9 +34,13 @@ export interface MiddlewareContext {
  * - `unknown-session`: a correctly signed id with no live session (destroyed, expired, or
  *   never issued by this store): strict mode refuses it.
  * - `duplicate-cookie`: several cookies of our name in one request (cookie tossing).
+ * - `renewal-failed`: the store refused a rolling renewal (full disk, Redis at `maxmemory`…);
+ *   `code` is the error's code. The request went on with the session as loaded.
  */
 export interface SessionEvent {
-  type: 'invalid-signature' | 'unknown-session' | 'duplicate-cookie';
+  type: 'invalid-signature' | 'unknown-session' | 'duplicate-cookie' | 'renewal-failed';
+  /** With `renewal-failed`: the code of the store's error, such as `STORE_WRITE_FAILED`. */
+  code?: string;
 }
 
 const INVALID_SIGNATURE: SessionEvent = Object.freeze({ type: 'invalid-signature' });

@@ -60,8 +60,14 @@ export interface SessionStore {
    */
   update(id: string, changes: SessionChanges, expiresAt: number): Promise<boolean>;
 
-  /** Moves the expiry of an existing, live session. Resolves `false` when it is missing or expired. */
-  touch(id: string, expiresAt: number): Promise<boolean>;
+  /**
+   * Moves the expiry of an existing, live session. Resolves `false` when it is missing or expired.
+   * With `minExtension` (ms; the manager's rolling renewals pass `touchAfter`) the store may skip
+   * the write when it would move the stored expiry by less — another process renewed it already —
+   * and still resolves `true`: that keeps read-only traffic of many processes at about one write
+   * per session per `touchAfter`. A store that ignores it only writes more.
+   */
+  touch(id: string, expiresAt: number, minExtension?: number): Promise<boolean>;
 
   /** Removes the session. Idempotent: destroying a missing session resolves. */
   destroy(id: string): Promise<void>;

@@ -160,6 +160,19 @@ export function describeStore(name: string, factory: () => Promise<StoreFixture>
       assert.equal(await store.get(missing), undefined);
     });
 
+    it('touch with minExtension leaves an expiry it would move by less, and still says live', async (t) => {
+      // A store whose touch takes no third parameter ignores it (it only writes more).
+      if (store.touch.length < 3) return t.skip('this store has no conditional touch');
+      const id = generateSessionId();
+      const rec = record({ a: 'b' });
+      await store.create(id, rec);
+      assert.equal(await store.touch(id, rec.expiresAt + 1000, 5000), true);
+      assert.equal((await store.get(id))?.expiresAt, rec.expiresAt);
+      assert.equal(await store.touch(id, rec.expiresAt + 5000, 5000), true);
+      assert.equal((await store.get(id))?.expiresAt, rec.expiresAt + 5000);
+      assert.equal(await store.touch(generateSessionId(), Date.now() + HOUR, 5000), false);
+    });
+
     it('destroy removes the session, is idempotent, and nothing resurrects it', async () => {
       const id = generateSessionId();
       await store.create(id, record({ a: 1 }));

@@ -153,9 +153,9 @@ export class FileStore implements SessionStore {
     });
   }
 
-  async touch(id: string, expiresAt: number): Promise<boolean> {
+  async touch(id: string, expiresAt: number, minExtension?: number): Promise<boolean> {
     assertValidSessionId(id);
-    return this.#rewrite(id, expiresAt, () => {});
+    return this.#rewrite(id, expiresAt, () => {}, minExtension);
   }
 
   async destroy(id: string): Promise<void> {
@@ -281,8 +281,16 @@ export class FileStore implements SessionStore {
     );
   }
 
-  /** Read-modify-write of a live session; false (nothing written) when it is missing or expired. */
-  async #rewrite(id: string, expiresAt: number, change: (data: SessionRecord['data']) => void) {
+  /**
+   * Read-modify-write of a live session; false (nothing written) when it is missing or expired.
+   * With `minExtension`, a live session whose expiry would move by less is left as it is.
+   */
+  async #rewrite(
+    id: string,
+    expiresAt: number,
+    change: (data: SessionRecord['data']) => void,
+    minExtension?: number,
+  ) {
     const name = this.#codec.fileName(id);
     const clamped = this.#clamp(expiresAt);
     if (!this.#dirReady) await this.#prepare();
@@ -292,6 +300,9 @@ export class FileStore implements SessionStore {
       if (current.state !== 'ok') return false;
       try {
         if (current.record.expiresAt <= Date.now()) return false;
+        if (minExtension !== undefined && clamped - current.record.expiresAt < minExtension) {
+          return true;
+        }
         const { data, createdAt } = current.record;
         change(data);
         const bytes = this.#fitting(

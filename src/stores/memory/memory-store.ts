@@ -158,13 +158,17 @@ export class MemoryStore implements SessionStore {
     return true;
   }
 
-  async touch(id: string, expiresAt: number): Promise<boolean> {
+  async touch(id: string, expiresAt: number, minExtension?: number): Promise<boolean> {
     assertValidSessionId(id);
     this.#assertOpen();
     const now = Date.now();
     const entry = this.#live(id, now);
     if (!entry) return false;
-    this.#moveExpiry(entry, this.#clamp(expiresAt, now));
+    const target = this.#clamp(expiresAt, now);
+    if (minExtension !== undefined && target - (entry.expiry + this.#base) < minExtension) {
+      return true;
+    }
+    this.#moveExpiry(entry, target);
     return true;
   }
 

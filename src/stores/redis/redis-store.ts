@@ -199,11 +199,15 @@ export class RedisStore implements SessionStore {
     return (await this.#script(UPDATE, id, args)) === 1;
   }
 
-  async touch(id: string, expiresAt: number): Promise<boolean> {
+  async touch(id: string, expiresAt: number, minExtension?: number): Promise<boolean> {
     assertValidSessionId(id);
     const now = Date.now();
     const e = this.#clamp(checkTime(expiresAt, 'expiresAt'), now);
-    return (await this.#script(TOUCH, id, [String(now), String(e)])) === 1;
+    const args = [String(now), String(e)];
+    if (typeof minExtension === 'number' && Number.isFinite(minExtension)) {
+      args.push(String(minExtension));
+    }
+    return (await this.#script(TOUCH, id, args)) === 1;
   }
 
   async destroy(id: string): Promise<void> {

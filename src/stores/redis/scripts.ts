@@ -63,9 +63,13 @@ redis.call('PEXPIREAT', key, ARGV[2])
 return 1
 `);
 
-/** touch: ARGV = now, expiresAt → 1 moved, 0 missing. */
+/**
+ * touch: ARGV = now, expiresAt[, minExtension] → 1 live (moved, or already within
+ * `minExtension` of expiresAt: another process renewed it), 0 missing.
+ */
 export const TOUCH = script(`${LIVE_CHECK}
 if not live then return 0 end
+if ARGV[3] and tonumber(ARGV[2]) - tonumber(cur[2]) < tonumber(ARGV[3]) then return 1 end
 redis.call('HSET', key, 'e', ARGV[2])
 redis.call('PEXPIREAT', key, ARGV[2])
 return 1
