@@ -16,7 +16,7 @@ import type { SessionEvent } from '../src/middleware.js';
 import { FileStore } from '../src/stores/file/file-store.js';
 import { MemoryStore } from '../src/stores/memory/memory-store.js';
 import { RedisStore } from '../src/stores/redis/redis-store.js';
-import { removeDir, tempDir } from './fixtures/file-helpers.js';
+import { removeDir, tempDir } from './helpers/file-store.js';
 import { Client, fetchReply, listen } from './helpers/http.js';
 import {
   canSpawnRedisServer,
