@@ -1,4 +1,5 @@
 import { InvalidSessionDataError, SessionTooLargeError } from './errors.js';
+import { USER_BINDING_KEY } from './types.js';
 
 /**
  * Session data is JSON: what `set` accepts must come back from the store exactly as it went in.
@@ -23,7 +24,7 @@ export function assertValidKey(key: unknown): asserts key is string {
   if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
     throw new InvalidSessionDataError(`session key must have 1 to ${MAX_KEY_LENGTH} characters`);
   }
-  if (RESERVED_KEYS.has(key)) {
+  if (RESERVED_KEYS.has(key) || key === USER_BINDING_KEY) {
     throw new InvalidSessionDataError(`session key "${key}" is reserved`);
   }
 }

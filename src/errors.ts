@@ -17,7 +17,8 @@ export type SessionErrorCode =
   | 'STORE_FULL'
   | 'STORE_UNAVAILABLE'
   | 'STORE_WRITE_FAILED'
-  | 'STORE_CLOSED';
+  | 'STORE_CLOSED'
+  | 'NOT_SUPPORTED';
 
 /** Base class of every error thrown or rejected by session-store-js. */
 export class SessionError extends Error {
@@ -124,6 +125,16 @@ export class StoreWriteError extends SessionError {
 export class StoreClosedError extends SessionError {
   constructor() {
     super('STORE_CLOSED', 'the session store is closed', 503);
+  }
+}
+
+/**
+ * A feature needs a guarantee or an optional tier that the store does not provide (for example
+ * per-user sessions on a store without the user index). The message names what is missing and why.
+ */
+export class NotSupportedError extends SessionError {
+  constructor(message: string) {
+    super('NOT_SUPPORTED', `session-store-js: ${message}`, 501);
   }
 }
 

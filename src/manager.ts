@@ -15,12 +15,50 @@ import { type RenewalOutcome, Renewals } from './renewal.js';
 import { type RequestState, type SessionRequest, StateSlot } from './request-state.js';
 import { Signer } from './signer.js';
 import { createStore, isSessionStore } from './stores/create-store.js';
-import type { JsonValue, SessionData, SessionRecord, SessionStore } from './types.js';
+import {
+  type JsonValue,
+  type SessionData,
+  type SessionRecord,
+  type SessionStore,
+  USER_BINDING_KEY,
+} from './types.js';
+import {
+  assertUserId,
+  checkMeta,
+  resolveUserSettings,
+  takeBinding,
+  type UserLogin,
+  type UserSessionInfo,
+  UserSessions,
+} from './users.js';
 
 /** Options of {@link SessionManager.regenerate}. */
 export interface RegenerateOptions<T> {
   /** Carry data to the new session: `true` for every key, or a list of keys. Default: `false`. */
   keep?: boolean | readonly (keyof T & string)[];
+  /**
+   * Binds the new session to this user (the login): it is listed by `listUserSessions` and
+   * revoked by `destroyUserSessions`. `null` makes the new session unbound. Default: the new
+   * session keeps the user of the old one, if any.
+   */
+  user?: string | null;
+  /**
+   * Small JSON data shown in the user's listing (user agent, IP, a label); at most 2048 bytes
+   * of JSON. Only with `user`. Default: the old session's `meta` when the user is kept, else none.
+   */
+  meta?: Record<string, JsonValue>;
+}
+
+/** Options of {@link SessionManager.listUserSessions}. */
+export interface ListUserSessionsOptions {
+  /** The request whose session is marked `current: true`. Default: none is marked. */
+  current?: SessionRequest;
+}
+
+/** Options of {@link SessionManager.destroyUserSessions}. */
+export interface DestroyUserSessionsOptions {
+  /** Keep this request's session ("log out everywhere else"). Default: every session goes. */
+  except?: SessionRequest;
 }
 
 /** How many fresh ids are tried when the store reports a collision (practically never). */
@@ -48,6 +86,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
   readonly #cookie: SessionCookie;
   readonly #slot = new StateSlot();
   readonly #production = process.env.NODE_ENV === 'production';
+  readonly #users: UserSessions;
   #middleware: SessionMiddleware | undefined;
   readonly #renewals = new Renewals();
   #warned = false;
@@ -69,6 +108,20 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     } else {
       this.store = createStore(options.storeType, options.storeOptions, this.maxAge) as S;
     }
+    const onEvent = this.#options.onEvent;
+    this.#users = new UserSessions(
+      this.store,
+      this.#options.secrets[0]!,
+      resolveUserSettings(options),
+      this.maxAge,
+      (type, count) => {
+        try {
+          onEvent?.({ type, count });
+        } catch {
+          // An observer must never break a request.
+        }
+      },
+    );
   }
 
   /**
@@ -172,6 +225,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     if (typeof keep !== 'boolean' && !Array.isArray(keep)) {
       throw new InvalidOptionError('regenerate keep must be a boolean or an array of keys');
     }
+    const login = this.#loginOf(options);
     const state = this.#slot.of(req);
     return state.enqueue(async () => {
       if (state.res.headersSent) throw new HeadersSentError();
@@ -181,10 +235,65 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
         for (const key of keys) if (Object.hasOwn(state.data, key)) data[key] = state.data[key]!;
       }
       const oldId = state.id;
-      const id = await this.#create(state, data);
+      const user = login === undefined ? state.user : login;
+      const id = user
+        ? await this.#createForUser(state, data, user)
+        : await this.#create(state, data);
       if (oldId !== undefined) await this.#store(() => this.store.destroy(oldId));
       return id;
     });
+  }
+
+  /** The user the request's session is bound to (see `regenerate({ user })`), or `undefined`. */
+  userId(req: SessionRequest): string | undefined {
+    return this.#slot.of(req).user?.id;
+  }
+
+  /**
+   * The user's live sessions, oldest login first, each named by an opaque `handle` (never the
+   * id). Costs what the user has, not what the store holds. `current` marks one request's
+   * session. Needs a store with the user index (else `NotSupportedError`).
+   */
+  async listUserSessions(
+    userId: string,
+    options: ListUserSessionsOptions = {},
+  ): Promise<UserSessionInfo[]> {
+    assertUserId(userId);
+    const current = options.current === undefined ? undefined : this.#slot.of(options.current);
+    return this.#store(() => this.#users.list(userId, current?.id));
+  }
+
+  /**
+   * Destroys the session of `userId` that `handle` names; resolves whether one was destroyed.
+   * A handle of another user's session, or a made-up one, does nothing.
+   */
+  async destroyUserSession(userId: string, handle: string): Promise<boolean> {
+    assertUserId(userId);
+    const id = await this.#store(() => this.#users.find(userId, handle));
+    if (id === undefined) return false;
+    await this.#store(() => this.store.destroy(id));
+    return true;
+  }
+
+  /**
+   * "Log out everywhere" (or, with `except`, everywhere else): destroys the user's sessions and
+   * raises the user's epoch, so a session the index missed — a login racing this call — is
+   * refused on its next load too. Resolves how many sessions the index listed and destroyed.
+   */
+  async destroyUserSessions(
+    userId: string,
+    options: DestroyUserSessionsOptions = {},
+  ): Promise<number> {
+    assertUserId(userId);
+    const except = options.except === undefined ? undefined : this.#slot.of(options.except);
+    const epoch = await this.#store(() => this.#users.nextEpoch(userId));
+    let keptId: string | undefined;
+    if (except?.user?.id === userId) {
+      // Stamped with the coming epoch *before* it is raised, so no load of the kept session ever
+      // sees itself behind the user's epoch.
+      keptId = await except.enqueue(() => this.#restamp(except, epoch));
+    }
+    return this.#store(() => this.#users.revoke(userId, epoch, keptId));
   }
 
   /** Every live session's data, keyed by id. Loads them all: prefer `sessions()` for many. */
@@ -201,7 +310,9 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
       const next = await this.#store(() => iterator.next());
       if (next.done) return;
       const [id, record] = next.value;
-      if (this.#isLive(record, Date.now())) yield [id, record.data as T];
+      if (!this.#isLive(record, Date.now())) continue;
+      takeBinding(record.data);
+      yield [id, record.data as T];
     }
   }
 
@@ -224,6 +335,9 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
       return false;
     }
     state.adopt(id, record.data, record.createdAt, record.expiresAt);
+    if (Object.hasOwn(record.data, USER_BINDING_KEY) && !(await this.#checkUser(state))) {
+      return false;
+    }
     if (this.#options.rolling && !(await this.#renew(state, id, record.createdAt, now))) {
       state.forget();
       return false;
@@ -318,6 +432,64 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     }
   }
 
+  /** Validates the `user`/`meta` of a regenerate; `undefined` keeps the old session's user. */
+  #loginOf(options: RegenerateOptions<T>): UserLogin | null | undefined {
+    const { user, meta } = options;
+    if (user === undefined || user === null) {
+      if (meta !== undefined) {
+        throw new InvalidOptionError('regenerate meta needs user: give { user, meta } together');
+      }
+      return user;
+    }
+    assertUserId(user);
+    this.#users.tier('regenerate({ user })');
+    return { userId: user, meta: checkMeta(meta) };
+  }
+
+  /** Creates a session holding `data` bound to the user; resolves its id. */
+  async #createForUser(
+    state: RequestState,
+    data: Record<string, JsonValue>,
+    login: UserLogin | { id: string; meta?: Record<string, JsonValue> },
+  ): Promise<string> {
+    const userId = 'userId' in login ? login.userId : login.id;
+    const binding = await this.#store(() => this.#users.bindingFor({ userId, meta: login.meta }));
+    const record = this.#newRecord(data);
+    record.data = { ...data, [USER_BINDING_KEY]: binding as unknown as JsonValue };
+    const id = (await this.#insert(state, record, CREATE_ATTEMPTS, true, (newId, r) =>
+      this.#users.create(newId, r, userId),
+    )) as string;
+    state.data = data;
+    state.user = binding;
+    return id;
+  }
+
+  /** A bound session just loaded: it stays only while the user's epoch has not passed it. */
+  async #checkUser(state: RequestState): Promise<boolean> {
+    const id = state.id!;
+    const binding = takeBinding(state.data!);
+    if (binding && (await this.#store(() => this.#users.epochAllows(binding)))) {
+      state.user = binding;
+      return true;
+    }
+    state.forget();
+    this.store.destroy(id).catch(() => {});
+    return false;
+  }
+
+  /** Re-binds the request's session under `epoch`; resolves its id, or `undefined` if it is gone. */
+  async #restamp(state: RequestState, epoch: number): Promise<string | undefined> {
+    const id = state.id;
+    const user = state.user;
+    if (id === undefined || user === undefined) return undefined;
+    const binding = { ...user, epoch };
+    const set = { [USER_BINDING_KEY]: binding as unknown as JsonValue };
+    const updated = await this.#store(() => this.store.update(id, { set }, state.expiresAt));
+    if (!updated) return undefined;
+    state.user = binding;
+    return id;
+  }
+
   /** Creates a session holding `data` for the request; resolves its id. */
   #create(state: RequestState, data: Record<string, JsonValue>): Promise<string> {
     return this.#insert(state, this.#newRecord(data), CREATE_ATTEMPTS, true) as Promise<string>;
@@ -337,14 +509,15 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     record: SessionRecord,
     attempts: number,
     resolveId: boolean,
+    create?: (id: string, record: SessionRecord) => Promise<boolean>,
   ): Promise<string | undefined> {
     const id = generateSessionId();
     return this.#store(
-      () => this.store.create(id, record),
+      () => (create ? create(id, record) : this.store.create(id, record)),
       (created) => {
         if (!created) {
           if (attempts <= 1) throw new SessionCollisionError();
-          return this.#insert(state, record, attempts - 1, resolveId);
+          return this.#insert(state, record, attempts - 1, resolveId, create);
         }
         state.adopt(id, record.data, record.createdAt, record.expiresAt);
         this.#sendCookie(state);

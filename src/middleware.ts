@@ -36,11 +36,22 @@ export interface MiddlewareContext {
  * - `duplicate-cookie`: several cookies of our name in one request (cookie tossing).
  * - `renewal-failed`: the store refused a rolling renewal (full disk, Redis at `maxmemory`…);
  *   `code` is the error's code. The request went on with the session as loaded.
+ * - `user-sessions-revoked`: `destroyUserSessions` ended `count` sessions of one user.
+ * - `user-session-evicted`: a login went past `maxSessionsPerUser` and `count` older sessions
+ *   of that user were destroyed.
  */
 export interface SessionEvent {
-  type: 'invalid-signature' | 'unknown-session' | 'duplicate-cookie' | 'renewal-failed';
+  type:
+    | 'invalid-signature'
+    | 'unknown-session'
+    | 'duplicate-cookie'
+    | 'renewal-failed'
+    | 'user-sessions-revoked'
+    | 'user-session-evicted';
   /** With `renewal-failed`: the code of the store's error, such as `STORE_WRITE_FAILED`. */
   code?: string;
+  /** How many sessions, for the per-user events. */
+  count?: number;
 }
 
 const INVALID_SIGNATURE: SessionEvent = Object.freeze({ type: 'invalid-signature' });

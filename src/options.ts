@@ -57,6 +57,17 @@ export interface SessionManagerOptions<S extends SessionStore = SessionStore> {
    * value. Called synchronously; errors it throws are ignored. Default: none.
    */
   onEvent?: (event: SessionEvent) => void;
+  /**
+   * Most live sessions one user may have (see `regenerate({ user })`); a login beyond it is
+   * handled by `whenUserFull`. Needs a store with the user index. Default: no limit.
+   */
+  maxSessionsPerUser?: number;
+  /**
+   * A login of a user at `maxSessionsPerUser`: `'evict-oldest'` destroys that user's session
+   * expiring soonest (the one idle the longest); `'reject'` refuses the login with
+   * `StoreFullError` (code `STORE_FULL`). Default: `'evict-oldest'`.
+   */
+  whenUserFull?: 'evict-oldest' | 'reject';
 }
 
 /** The options after validation, with every default applied. */

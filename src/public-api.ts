@@ -7,6 +7,7 @@ export {
   InvalidSessionDataError,
   InvalidSessionIdError,
   NoSessionMiddlewareError,
+  NotSupportedError,
   SessionCollisionError,
   SessionDestroyedError,
   SessionError,

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NoSessionMiddlewareError } from './errors.js';
-import type { JsonValue } from './types.js';
+import type { JsonValue, UserBinding } from './types.js';
 
 /** A request as the library sees it: Node's, with the `sessionID` the middleware sets. */
 export type SessionRequest = IncomingMessage & { sessionID?: string | undefined };
@@ -15,6 +15,8 @@ export class RequestState {
   data: Record<string, JsonValue> | undefined = undefined;
   createdAt = 0;
   expiresAt = 0;
+  /** The user the live session is bound to, when it is. */
+  user: UserBinding | undefined = undefined;
   /** The signed cookie value of `signedId`, kept so a renewal doesn't compute the HMAC again. */
   signedValue: string | undefined = undefined;
   signedId: string | undefined = undefined;
@@ -39,12 +41,14 @@ export class RequestState {
     this.data = data;
     this.createdAt = createdAt;
     this.expiresAt = expiresAt;
+    this.user = undefined;
     this.req.sessionID = id;
   }
 
   forget(): void {
     this.id = undefined;
     this.data = undefined;
+    this.user = undefined;
     clearSessionId(this.req);
   }
 

@@ -117,3 +117,73 @@ export interface StoreCapabilities {
  * reject. Default: `process.emitWarning`. It must not throw.
  */
 export type BackgroundErrorHandler = (error: Error) => void;
+
+/**
+ * The key under which a session bound to a user carries its {@link UserBinding} inside
+ * `SessionRecord.data`. The record is the truth about who owns a session: it travels with the
+ * data through every store, and an index is only a candidate set checked against it. The manager
+ * strips it from what applications see and refuses it as a key of `set`.
+ */
+export const USER_BINDING_KEY = '__ssjs_user';
+
+/** Who a session belongs to, stored in the session record under {@link USER_BINDING_KEY}. */
+export interface UserBinding {
+  /** The application's user id. */
+  readonly id: string;
+  /** The user's epoch when the session was bound; a load under a later epoch refuses the session. */
+  readonly epoch: number;
+  /** Small application data shown in listings (user agent, IP, a label). */
+  readonly meta?: Record<string, JsonValue>;
+}
+
+/** How `createForUser` keeps a user within a cap of live sessions. */
+export interface UserSessionLimit {
+  /** Most live sessions of one user, the new one included. */
+  readonly max: number;
+  /** `'evict-oldest'` destroys the sessions expiring soonest; `'reject'` refuses the new one. */
+  readonly whenFull: 'evict-oldest' | 'reject';
+}
+
+/** What `createForUser` did: created (and how many older sessions it evicted), a collision, or full. */
+export type CreateForUserResult =
+  | { readonly status: 'created'; readonly evicted: number }
+  | { readonly status: 'collision' }
+  | { readonly status: 'full' };
+
+/**
+ * The optional user-index tier (`capabilities.userIndex: true`): sessions bound to a user can be
+ * listed and destroyed per user without walking every session, and a per-user epoch lets one
+ * revocation refuse even a session the index missed. The session record is the truth; the index
+ * is a candidate set that each method verifies against the records (their binding must name the
+ * user) and prunes lazily, so expiry keeps it consistent with no background events. The manager
+ * detects the tier by these methods and the capability flag, never by class.
+ */
+export interface UserIndexStore {
+  /**
+   * Like `create` (insert-if-absent), for a record whose data holds a {@link UserBinding} of
+   * `userId`, and adds the session to the user's index in the same step. With `limit`, the
+   * user's live sessions stay within `limit.max`: `'evict-oldest'` destroys the ones expiring
+   * soonest (resolving how many), `'reject'` writes nothing and resolves `full`.
+   */
+  createForUser(
+    id: string,
+    record: SessionRecord,
+    userId: string,
+    limit?: UserSessionLimit,
+  ): Promise<CreateForUserResult>;
+  /**
+   * The user's live sessions as `[id, record]`: only records whose binding names `userId`, in no
+   * particular order. Costs what the user has, never what the store holds.
+   */
+  listUser(userId: string): Promise<[string, SessionRecord][]>;
+  /** Destroys the user's sessions (but `exceptId`); resolves how many live ones were destroyed. */
+  destroyUser(userId: string, exceptId?: string): Promise<number>;
+  /** The user's epoch: 0 until first raised. */
+  userEpoch(userId: string): Promise<number>;
+  /**
+   * Raises the user's epoch to at least `atLeast` (never lowers it); resolves the new value.
+   * The epoch must outlive every session bound before the raise (at least the store's longest
+   * session lifetime).
+   */
+  raiseUserEpoch(userId: string, atLeast: number): Promise<number>;
+}

@@ -7,12 +7,16 @@ import {
 import { assertValidSessionId } from '../../id.js';
 import type {
   BackgroundErrorHandler,
+  CreateForUserResult,
   JsonValue,
   SessionChanges,
   SessionRecord,
   SessionStore,
+  UserIndexStore,
+  UserSessionLimit,
 } from '../../types.js';
 import { ExpiryHeap, type HeapEntry } from './expiry-heap.js';
+import { UserSets } from './user-index.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -77,7 +81,7 @@ const SLICE_MS = 2;
  * construction; `close()` stops them. Nothing survives a restart: use FileStore or RedisStore
  * for that.
  */
-export class MemoryStore implements SessionStore {
+export class MemoryStore implements SessionStore, UserIndexStore {
   readonly maxAge: number;
   readonly cleanupInterval: number;
   readonly indexInterval: number;
@@ -85,6 +89,7 @@ export class MemoryStore implements SessionStore {
   readonly whenFull: 'evict-oldest' | 'reject';
   readonly #sessions = new Map<string, Entry>();
   readonly #index = new ExpiryHeap<Entry>();
+  readonly #users = new UserSets();
   readonly #onError: BackgroundErrorHandler | undefined;
   /** Origin of the entries' times (see `Entry`). */
   readonly #base = Date.now();
@@ -192,6 +197,51 @@ export class MemoryStore implements SessionStore {
   async clear(): Promise<void> {
     this.#sessions.clear();
     this.#index.clear();
+    this.#users.clear();
+  }
+
+  async createForUser(
+    id: string,
+    record: SessionRecord,
+    userId: string,
+    limit?: UserSessionLimit,
+  ): Promise<CreateForUserResult> {
+    assertValidSessionId(id);
+    this.#assertOpen();
+    const now = Date.now();
+    if (this.#live(id, now)) return { status: 'collision' };
+    let evicted = 0;
+    if (limit) {
+      const live = this.#userEntries(userId, now);
+      if (live.length >= limit.max) {
+        if (limit.whenFull === 'reject') return { status: 'full' };
+        live.sort((a, b) => a.expiry - b.expiry || a.created - b.created);
+        for (const entry of live.slice(0, live.length - limit.max + 1)) this.#delete(entry);
+        evicted = live.length - limit.max + 1;
+      }
+    }
+    // Runs to completion synchronously (no await inside), so nothing slips in between.
+    await this.create(id, record);
+    this.#users.add(userId, id);
+    return { status: 'created', evicted };
+  }
+
+  async listUser(userId: string): Promise<[string, SessionRecord][]> {
+    return this.#userEntries(userId, Date.now()).map((entry) => [entry.id, this.#record(entry)]);
+  }
+
+  async destroyUser(userId: string, exceptId?: string): Promise<number> {
+    const live = this.#userEntries(userId, Date.now()).filter((entry) => entry.id !== exceptId);
+    for (const entry of live) this.#delete(entry);
+    return live.length;
+  }
+
+  async userEpoch(userId: string): Promise<number> {
+    return this.#users.epoch(userId);
+  }
+
+  async raiseUserEpoch(userId: string, atLeast: number): Promise<number> {
+    return this.#users.raiseEpoch(userId, atLeast);
   }
 
   async close(): Promise<void> {
@@ -269,6 +319,16 @@ export class MemoryStore implements SessionStore {
     }
   }
 
+  /** The user's live entries; expired ones met on the way are dropped. */
+  #userEntries(userId: string, now: number): Entry[] {
+    const entries: Entry[] = [];
+    for (const id of this.#users.ids(userId)) {
+      const entry = this.#live(id, now);
+      if (entry) entries.push(entry);
+    }
+    return entries;
+  }
+
   #live(id: string, now: number): Entry | undefined {
     const entry = this.#sessions.get(id);
     if (!entry) return undefined;
@@ -305,6 +365,7 @@ export class MemoryStore implements SessionStore {
   #delete(entry: Entry): void {
     this.#sessions.delete(entry.id);
     this.#index.remove(entry);
+    if (this.#users.size > 0) this.#users.remove(entry.id);
   }
 
   #clamp(expiresAt: number, now: number): number {

@@ -1,0 +1,178 @@
+/**
+ * Per-user sessions, the parts that are the same on every store: argument checks, a store
+ * without the user index refused with a reason, the binding hidden from the application, and a
+ * binding kept across a plain `regenerate`.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import express from 'express';
+import { NotSupportedError, SessionManager } from '../src/index.js';
+import { MemoryStore } from '../src/stores/memory/memory-store.js';
+import type { SessionStore } from '../src/types.js';
+import { Client, type Listening, listen } from './helpers/http.js';
+import { h } from './helpers/routes.js';
+import { jsonErrors } from './stores/user-sessions-http.js';
+
+const SECRET = 'user-sessions test secret, long enough for production';
+
+/** A store with only the required tier: MemoryStore's methods, none of the user index. */
+function plainStore(): SessionStore {
+  const inner = new MemoryStore();
+  return {
+    get: (id) => inner.get(id),
+    create: (id, r) => inner.create(id, r),
+    update: (id, c, e) => inner.update(id, c, e),
+    touch: (id, e) => inner.touch(id, e),
+    destroy: (id) => inner.destroy(id),
+    all: () => inner.all(),
+    length: () => inner.length(),
+    clear: () => inner.clear(),
+    close: () => inner.close(),
+  };
+}
+
+describe('per-user sessions: checks and hiding', () => {
+  let server: Listening;
+  let sm: SessionManager;
+  let plain: SessionManager;
+
+  before(async () => {
+    sm = new SessionManager({ store: new MemoryStore(), secret: SECRET });
+    plain = new SessionManager({ store: plainStore(), secret: SECRET, cookieName: 'p' });
+    const app = express();
+    app.use(sm.middleware());
+    app.use(plain.middleware());
+    app.post(
+      '/login',
+      h(async (req, res) => {
+        const body = JSON.parse(String(req.headers['x-options'] ?? '{}'));
+        await sm.regenerate(req, body);
+        await sm.set(req, 'x', 1);
+        res.json({ user: sm.userId(req) ?? null });
+      }),
+    );
+    app.post(
+      '/plain-login',
+      h(async (req, res) => {
+        await plain.regenerate(req, { user: 'u' });
+        res.end();
+      }),
+    );
+    app.post(
+      '/regen',
+      h(async (req, res) => {
+        await sm.regenerate(req, { keep: true });
+        res.json({ user: sm.userId(req) ?? null, x: (await sm.get(req, 'x')) ?? null });
+      }),
+    );
+    app.get(
+      '/peek',
+      h(async (req, res) => {
+        res.json({
+          binding: (await sm.get(req, '__ssjs_user' as never)) ?? null,
+          user: sm.userId(req) ?? null,
+        });
+      }),
+    );
+    app.post(
+      '/set-reserved',
+      h(async (req, res) => {
+        await sm.set(req, '__ssjs_user' as never, 'forged' as never);
+        res.end();
+      }),
+    );
+    app.use(jsonErrors);
+    server = await listen(app);
+  });
+
+  after(async () => {
+    await server.close();
+    await sm.close();
+    await plain.close();
+  });
+
+  const login = (client: Client, options: unknown) =>
+    client.request('/login', { method: 'POST', headers: { 'x-options': JSON.stringify(options) } });
+
+  it('refuses bad user ids and meta with typed errors, and creates nothing', async () => {
+    const client = new Client(server.url);
+    for (const user of ['', 'u'.repeat(257), 42]) {
+      const reply = await login(client, { user });
+      assert.equal(reply.status, 400);
+      assert.equal(reply.json<{ code: string }>().code, 'INVALID_SESSION_DATA');
+    }
+    const big = await login(client, { user: 'u', meta: { ua: 'x'.repeat(3000) } });
+    assert.equal(big.status, 413);
+    assert.equal(big.json<{ code: string }>().code, 'SESSION_TOO_LARGE');
+    const array = await login(client, { user: 'u', meta: ['a'] });
+    assert.equal(array.json<{ code: string }>().code, 'INVALID_SESSION_DATA');
+    const orphan = await login(client, { meta: { ua: 'x' } });
+    assert.equal(orphan.json<{ code: string }>().code, 'INVALID_OPTION');
+    assert.equal(client.jar.size, 0);
+    assert.deepEqual(await sm.listUserSessions('u'), []);
+    await assert.rejects(sm.listUserSessions(''), { code: 'INVALID_SESSION_DATA' });
+  });
+
+  it('hides the binding from get, set and getAllSessions', async () => {
+    const client = new Client(server.url);
+    await login(client, { user: 'hidden', meta: { ua: 't' } });
+    assert.deepEqual((await client.get('/peek')).json(), { binding: null, user: 'hidden' });
+    const forged = await client.request('/set-reserved', { method: 'POST' });
+    assert.equal(forged.status, 400);
+    for (const data of Object.values(await sm.getAllSessions())) {
+      assert.ok(!Object.hasOwn(data, '__ssjs_user'));
+    }
+  });
+
+  it('a plain regenerate keeps the user, under a new id', async () => {
+    const client = new Client(server.url);
+    await login(client, { user: 'kept', meta: { ua: 'k' } });
+    const before = client.jar.get('sid');
+    assert.deepEqual((await client.request('/regen', { method: 'POST' })).json(), {
+      user: 'kept',
+      x: 1,
+    });
+    assert.notEqual(client.jar.get('sid'), before);
+    const list = await sm.listUserSessions('kept');
+    assert.equal(list.length, 1);
+    assert.deepEqual(list[0]!.meta, { ua: 'k' });
+    const unbound = await login(client, { user: null });
+    assert.deepEqual(unbound.json(), { user: null });
+    assert.deepEqual(await sm.listUserSessions('kept'), []);
+  });
+
+  it('a store without the user index is refused, saying which capability is missing', async () => {
+    const reply = await new Client(server.url).request('/plain-login', { method: 'POST' });
+    assert.equal(reply.status, 501);
+    assert.match(reply.json<{ message: string }>().message, /capabilities\.userIndex/);
+    await assert.rejects(plain.listUserSessions('u'), NotSupportedError);
+    await assert.rejects(plain.destroyUserSessions('u'), { code: 'NOT_SUPPORTED' });
+    const flagged = new SessionManager({
+      store: Object.assign(new MemoryStore(), {
+        capabilities: {
+          atomicCreate: 'process',
+          keyLevelUpdate: 'process',
+          noResurrection: 'process',
+          streamingAll: false,
+          userIndex: false,
+        },
+      }) as SessionStore,
+      secret: SECRET,
+    });
+    await assert.rejects(flagged.listUserSessions('u'), NotSupportedError);
+    await flagged.close();
+  });
+
+  it('validates maxSessionsPerUser and whenUserFull at construction', () => {
+    for (const maxSessionsPerUser of [0, 1.5, -1, '3']) {
+      assert.throws(
+        () => new SessionManager({ secret: SECRET, maxSessionsPerUser } as never),
+        /maxSessionsPerUser must be an integer ≥ 1/,
+      );
+    }
+    assert.throws(
+      () => new SessionManager({ secret: SECRET, whenUserFull: 'drop' } as never),
+      /whenUserFull must be 'evict-oldest' or 'reject' \(got "drop"\)/,
+    );
+  });
+});
