@@ -5,15 +5,41 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InvalidSessionIdError } from '../../src/errors.js';
+import { InvalidSessionIdError, NotSupportedError } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
-import type { SessionRecord, SessionStore } from '../../src/types.js';
+import type { SessionRecord, SessionStore, StoreCapabilities } from '../../src/types.js';
 import { HOUR, record } from '../helpers/records.js';
 
 export interface StoreFixture {
   store: SessionStore;
   /** Removes everything the fixture created (directories, keys). */
   cleanup(): Promise<void>;
+}
+
+/** The optional listing methods a store may lack (a wrapped express-session store). */
+export type OptionalMethod = 'all' | 'length' | 'clear';
+
+/** What a store declares about itself; the suite marks what it does not guarantee. */
+export interface StoreExpectations {
+  /** Its `capabilities`, asserted; a guarantee held per process only is named in the test title. */
+  capabilities?: StoreCapabilities;
+  /** Methods it lacks: they must reject with `NotSupportedError`; the listing test is skipped. */
+  unsupported?: readonly OptionalMethod[];
+}
+
+type Guarantee = 'atomicCreate' | 'keyLevelUpdate' | 'noResurrection';
+
+/**
+ * `it` for a test of `guarantee`: skipped with the reason when the store lacks it, and titled
+ * as such when the store holds it within one process only.
+ */
+function itFor(capabilities: StoreCapabilities | undefined, guarantee: Guarantee) {
+  return (title: string, fn: () => Promise<void>) => {
+    const level = capabilities ? capabilities[guarantee] : true;
+    if (level === false) it.skip(`${title} (not guaranteed: ${guarantee} is false)`, fn);
+    else if (level === 'process') it(`${title} (${guarantee} holds within this process only)`, fn);
+    else it(title, fn);
+  };
 }
 
 export const HOSTILE_IDS: unknown[] = [
@@ -47,7 +73,15 @@ function plain(data: object): Record<string, unknown> {
   return { ...data };
 }
 
-export function describeStore(name: string, factory: () => Promise<StoreFixture>): void {
+export function describeStore(
+  name: string,
+  factory: () => Promise<StoreFixture>,
+  expectations: StoreExpectations = {},
+): void {
+  const { capabilities, unsupported = [] } = expectations;
+  const atomic = itFor(capabilities, 'atomicCreate');
+  const keyLevel = itFor(capabilities, 'keyLevelUpdate');
+  const noRevive = itFor(capabilities, 'noResurrection');
   describe(`${name}: store contract`, () => {
     let fixture: StoreFixture;
     let store: SessionStore;
@@ -103,7 +137,7 @@ export function describeStore(name: string, factory: () => Promise<StoreFixture>
       assert.deepEqual(plain(second.data), { obj: { x: 1 } });
     });
 
-    it('create refuses an id that is already live and keeps the original', async () => {
+    atomic('create refuses an id that is already live and keeps the original', async () => {
       const id = generateSessionId();
       assert.equal(await store.create(id, record({ owner: 'first' })), true);
       assert.equal(await store.create(id, record({ owner: 'second' })), false);
@@ -111,7 +145,7 @@ export function describeStore(name: string, factory: () => Promise<StoreFixture>
       assert.equal(got?.data.owner, 'first');
     });
 
-    it('update of a missing session resolves false and creates nothing', async () => {
+    noRevive('update of a missing session resolves false and creates nothing', async () => {
       const id = generateSessionId();
       assert.equal(await store.update(id, { set: { a: 1 } }, Date.now() + HOUR), false);
       assert.equal(await store.get(id), undefined);
@@ -131,7 +165,7 @@ export function describeStore(name: string, factory: () => Promise<StoreFixture>
       assert.equal(got.expiresAt, expiresAt);
     });
 
-    it('concurrent updates of different keys of one session all land', async () => {
+    keyLevel('concurrent updates of different keys of one session all land', async () => {
       const id = generateSessionId();
       await store.create(id, record({}));
       const expiresAt = Date.now() + HOUR;
@@ -146,19 +180,22 @@ export function describeStore(name: string, factory: () => Promise<StoreFixture>
       for (let i = 0; i < 50; i++) assert.equal(got.data[`k${i}`], i, `key k${i} was lost`);
     });
 
-    it('touch moves the expiry and keeps the data; touch of a missing id creates nothing', async () => {
-      const id = generateSessionId();
-      const rec = record({ a: 'b' });
-      await store.create(id, rec);
-      const expiresAt = rec.expiresAt + HOUR;
-      assert.equal(await store.touch(id, expiresAt), true);
-      const got = await store.get(id);
-      assert.equal(got?.expiresAt, expiresAt);
-      assert.equal(got?.data.a, 'b');
-      const missing = generateSessionId();
-      assert.equal(await store.touch(missing, Date.now() + HOUR), false);
-      assert.equal(await store.get(missing), undefined);
-    });
+    noRevive(
+      'touch moves the expiry and keeps the data; touch of a missing id creates nothing',
+      async () => {
+        const id = generateSessionId();
+        const rec = record({ a: 'b' });
+        await store.create(id, rec);
+        const expiresAt = rec.expiresAt + HOUR;
+        assert.equal(await store.touch(id, expiresAt), true);
+        const got = await store.get(id);
+        assert.equal(got?.expiresAt, expiresAt);
+        assert.equal(got?.data.a, 'b');
+        const missing = generateSessionId();
+        assert.equal(await store.touch(missing, Date.now() + HOUR), false);
+        assert.equal(await store.get(missing), undefined);
+      },
+    );
 
     it('touch with minExtension leaves an expiry it would move by less, and still says live', async (t) => {
       // A store whose touch takes no third parameter ignores it (it only writes more).
@@ -173,7 +210,7 @@ export function describeStore(name: string, factory: () => Promise<StoreFixture>
       assert.equal(await store.touch(generateSessionId(), Date.now() + HOUR, 5000), false);
     });
 
-    it('destroy removes the session, is idempotent, and nothing resurrects it', async () => {
+    noRevive('destroy removes the session, is idempotent, and nothing resurrects it', async () => {
       const id = generateSessionId();
       await store.create(id, record({ a: 1 }));
       await store.destroy(id);
@@ -217,7 +254,33 @@ export function describeStore(name: string, factory: () => Promise<StoreFixture>
       assert.equal(got.data.x, 1);
     });
 
-    it('all() streams the live sessions with their ids; length and clear agree', async () => {
+    if (capabilities) {
+      it('states its capabilities', () => {
+        assert.deepEqual(store.capabilities, capabilities);
+      });
+    }
+
+    for (const method of unsupported) {
+      it(`${method}() rejects with NotSupportedError naming it (the store has none)`, async () => {
+        const call =
+          method === 'all'
+            ? () => store.all()[Symbol.asyncIterator]().next()
+            : () => store[method]();
+        await assert.rejects(
+          call,
+          (err: unknown) =>
+            err instanceof NotSupportedError &&
+            err.code === 'NOT_SUPPORTED' &&
+            err.message.includes(`${method}()`),
+        );
+      });
+    }
+
+    it('all() streams the live sessions with their ids; length and clear agree', async (t) => {
+      if (unsupported.length > 0) {
+        t.skip(`not supported: the store has no ${unsupported.join(', ')}`);
+        return;
+      }
       await store.clear();
       const ids = Array.from({ length: 5 }, () => generateSessionId());
       for (const [i, id] of ids.entries()) await store.create(id, record({ i }));

@@ -1,0 +1,380 @@
+/**
+ * `fromExpressStore(store)`: any express-session store (connect-redis, connect-pg-simple,
+ * session-file-store, memorystore, express-session's `MemoryStore`, …) as a session-store-js
+ * store.
+ *
+ * express-session's interface is `get`/`set`/`destroy` of whole session objects, so what our
+ * contract promises is emulated within this process and stated in `capabilities`:
+ * - `create` is get-then-set and `update` read-merge-write, each under a per-id lock: two writes
+ *   of one session in this process never overwrite each other, but two processes can.
+ * - `touch` reads first and rewrites the session with the new expiry, so a missing session is
+ *   never created (session-file-store's own `touch` would create one) and the stored
+ *   `cookie.expires`, which this adapter trusts, never goes stale (connect-redis's and
+ *   connect-pg-simple's `touch` only move the backend's TTL).
+ * - ids destroyed in this process are refused for a while, so a write in flight can't undo a
+ *   logout here; another process can still write the session back.
+ * - `cookie.expires` is checked on every read, whatever the store does; stores that keep their
+ *   TTL in whole seconds (connect-redis, connect-pg-simple round it up) hold a session up to a
+ *   second longer, but it reads as missing from its exact expiry on.
+ *
+ * The wrapped store is never mutated (no method replaced, no property set) and never closed: an
+ * express-session app may share it during a migration.
+ */
+import {
+  InvalidOptionError,
+  InvalidSessionDataError,
+  NotSupportedError,
+  reportBackgroundError,
+  StoreClosedError,
+  StoreUnavailableError,
+} from '../errors.js';
+import { assertValidSessionId, isValidSessionId } from '../id.js';
+import {
+  callLegacy,
+  type ExpressStoreLike,
+  isExpressStoreLike,
+  type LegacyMethod,
+  legacyTimeout,
+} from '../legacy-call.js';
+import {
+  assertWritableKey,
+  fromLegacySession,
+  type LegacyCookieOptions,
+  type LegacyRead,
+  toLegacySession,
+} from '../legacy-session.js';
+import { KeyedQueue } from '../stores/file/lock.js';
+import type {
+  BackgroundErrorHandler,
+  JsonValue,
+  SessionChanges,
+  SessionRecord,
+  SessionStore,
+  StoreCapabilities,
+} from '../types.js';
+import { DestroyedIds } from './destroyed-ids.js';
+
+/** Options of {@link fromExpressStore}. */
+export interface FromExpressStoreOptions {
+  /**
+   * Longest wait, in ms, for one call of the wrapped store (its callback or promise); past it the
+   * call fails with `StoreUnavailableError`, so a store that never calls back can't hang a
+   * request. Default: 5000.
+   */
+  timeout?: number;
+  /**
+   * Lifetime in ms given to a stored session whose cookie has no `expires` (a browser-session
+   * cookie), counted from each read. Keep it at most the manager's `maxAge`. Default: 86 400 000
+   * (one day, as connect-redis and connect-pg-simple assume).
+   */
+  ttl?: number;
+  /**
+   * Cookie attributes stored with the sessions this adapter creates, which is what an
+   * express-session app sharing the store sends for them. Sessions that already have a cookie
+   * keep theirs. Default: `{ path: '/', httpOnly: true }`.
+   */
+  cookie?: LegacyCookieOptions;
+  /**
+   * Receives `InvalidSessionDataError`s for data keys of stored sessions that were dropped on
+   * read (reserved keys, values JSON can't hold). It must not throw. Default: a process warning.
+   */
+  onError?: BackgroundErrorHandler;
+}
+
+/** One stored session as a listing sees it: `record` is `undefined` when it can't be used. */
+export interface ExpressStoreEntry {
+  id: string;
+  record: SessionRecord | undefined;
+}
+
+/** What an express-session store gives, stated for the manager and the application. */
+export const EXPRESS_STORE_CAPABILITIES: StoreCapabilities = Object.freeze({
+  atomicCreate: 'process',
+  keyLevelUpdate: 'process',
+  noResurrection: 'process',
+  streamingAll: false,
+  userIndex: false,
+});
+
+/** How long a destroyed id is refused, at least (ms); four timeouts when that is longer. */
+const DESTROYED_MIN_MS = 60_000;
+/** How many destroyed ids are remembered at most. */
+const DESTROYED_MAX = 100_000;
+/** Parallel `get`s when a listing has to read sessions one by one (`ids()` stores). */
+const READ_CONCURRENCY = 16;
+
+/** An express-session store seen through the session-store-js contract. */
+export class ExpressStoreAdapter implements SessionStore {
+  /** The guarantees emulated within this process. */
+  readonly capabilities: StoreCapabilities = EXPRESS_STORE_CAPABILITIES;
+  /** The wrapped express-session store. */
+  readonly source: ExpressStoreLike;
+  readonly #timeout: number;
+  readonly #ttl: number;
+  readonly #cookie: LegacyCookieOptions | undefined;
+  readonly #onError: BackgroundErrorHandler | undefined;
+  readonly #locks = new KeyedQueue();
+  readonly #destroyed: DestroyedIds;
+  #closed = false;
+
+  constructor(store: ExpressStoreLike, options: FromExpressStoreOptions = {}) {
+    if (!isExpressStoreLike(store)) {
+      throw new InvalidOptionError(
+        'store must be an express-session store with get, set and destroy methods (got ' +
+          `${store === null ? 'null' : typeof store})`,
+      );
+    }
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidOptionError(`options must be an object (got ${String(options)})`);
+    }
+    this.source = store;
+    this.#timeout = legacyTimeout('timeout', options.timeout);
+    this.#ttl = legacyTimeout('ttl', options.ttl ?? 86_400_000);
+    const cookie = options.cookie;
+    if (cookie !== undefined && (cookie === null || typeof cookie !== 'object')) {
+      throw new InvalidOptionError(`cookie must be an object (got ${String(cookie)})`);
+    }
+    this.#cookie = cookie;
+    if (options.onError !== undefined && typeof options.onError !== 'function') {
+      throw new InvalidOptionError(`onError must be a function (got ${typeof options.onError})`);
+    }
+    this.#onError = options.onError;
+    this.#destroyed = new DestroyedIds(
+      Math.max(DESTROYED_MIN_MS, 4 * this.#timeout),
+      DESTROYED_MAX,
+    );
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    this.#check(id);
+    if (this.#destroyed.has(id)) return undefined;
+    return this.#read(await this.#call('get', [id]))?.record;
+  }
+
+  async create(id: string, record: SessionRecord): Promise<boolean> {
+    this.#check(id);
+    for (const key of Object.keys(record.data)) assertWritableKey(key);
+    return this.#locks.run(id, async () => {
+      if (this.#destroyed.has(id)) return false;
+      if (this.#read(await this.#call('get', [id]))) return false;
+      await this.#call('set', [id, toLegacySession(record, Date.now(), this.#cookie)]);
+      return true;
+    });
+  }
+
+  async update(id: string, changes: SessionChanges, expiresAt: number): Promise<boolean> {
+    this.#check(id);
+    const set = changes.set ?? {};
+    for (const key of Object.keys(set)) assertWritableKey(key);
+    return this.#rewrite(id, expiresAt, (data) => {
+      for (const key of Object.keys(set)) data[key] = set[key] as JsonValue;
+      for (const key of changes.unset ?? []) delete data[key];
+    });
+  }
+
+  /** With `minExtension`, a session whose stored expiry would move by less is left as it is. */
+  async touch(id: string, expiresAt: number, minExtension?: number): Promise<boolean> {
+    this.#check(id);
+    return this.#rewrite(id, expiresAt, undefined, minExtension);
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.#check(id);
+    this.#destroyed.add(id);
+    await this.#locks.run(id, () => this.#call('destroy', [id]));
+  }
+
+  /**
+   * Every live session with a valid id. Not streaming: express-session's `all()` hands over every
+   * session at once (stores with `ids()` are read in small batches instead, when their `all()`
+   * gives no ids). `NotSupportedError` when the store can list neither.
+   */
+  async *all(): AsyncGenerator<[string, SessionRecord]> {
+    for await (const entry of this.entries()) {
+      if (entry.record) yield [entry.id, entry.record];
+    }
+  }
+
+  /**
+   * Every stored session that has not expired, including those that can't be used (an id our
+   * pattern refuses, an unreadable object: `record` is `undefined`), for migrations to count.
+   *
+   * `all()` comes in three shapes: an object keyed by id (express-session's MemoryStore,
+   * memorystore), an array whose items carry their id as `id` or `sid` (connect-redis), and an
+   * array without ids (connect-mongo). Without ids the sessions can't be used; the store's
+   * `ids()` is used instead when it has one, else `NotSupportedError`.
+   */
+  async *entries(): AsyncGenerator<ExpressStoreEntry> {
+    this.#open();
+    const store = this.source;
+    let listed: Array<[string, unknown]> | undefined;
+    if (typeof store.all === 'function') {
+      listed = normalizeAll(await this.#call('all', []));
+      if (listed === undefined && typeof store.ids !== 'function') {
+        throw new NotSupportedError(
+          "the express-session store's all() gives sessions without their ids, and it has no ids(); it can't be listed",
+        );
+      }
+    } else if (typeof store.ids !== 'function') {
+      throw new NotSupportedError(
+        'the express-session store has no all() method, so its sessions cannot be listed',
+      );
+    }
+    if (listed) {
+      for (const [id, value] of listed) {
+        const entry = this.#entry(id, value);
+        if (entry) yield entry;
+      }
+      return;
+    }
+    const ids = await this.#call('ids', []);
+    if (!Array.isArray(ids)) {
+      throw new StoreUnavailableError("the express-session store's ids() gave no array");
+    }
+    for (let i = 0; i < ids.length; i += READ_CONCURRENCY) {
+      const batch = ids.slice(i, i + READ_CONCURRENCY).map(String);
+      const values = await Promise.all(
+        batch.map((id) => (isValidSessionId(id) ? this.#call('get', [id]) : undefined)),
+      );
+      for (const [j, id] of batch.entries()) {
+        const entry = values[j] === undefined ? undefined : this.#entry(id, values[j]);
+        if (entry) yield entry;
+      }
+    }
+  }
+
+  async length(): Promise<number> {
+    this.#open();
+    if (typeof this.source.length !== 'function') {
+      throw new NotSupportedError(
+        'the express-session store has no length() method, so its sessions cannot be counted',
+      );
+    }
+    const n = await this.#call('length', []);
+    if (typeof n !== 'number') {
+      throw new StoreUnavailableError("the express-session store's length() gave no number");
+    }
+    return n;
+  }
+
+  async clear(): Promise<void> {
+    this.#open();
+    if (typeof this.source.clear !== 'function') {
+      throw new NotSupportedError(
+        'the express-session store has no clear() method, so its sessions cannot be cleared',
+      );
+    }
+    await this.#call('clear', []);
+  }
+
+  /** Makes the adapter unusable. The wrapped store is left open: the application owns it. */
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  /** Read-modify-write of a live session under its lock; `false` when it is gone. */
+  #rewrite(
+    id: string,
+    expiresAt: number,
+    change: ((data: Record<string, JsonValue>) => void) | undefined,
+    minExtension = 0,
+  ): Promise<boolean> {
+    return this.#locks.run(id, async () => {
+      if (this.#destroyed.has(id)) return false;
+      const stored = await this.#call('get', [id]);
+      const current = this.#read(stored);
+      if (!current || this.#destroyed.has(id)) return false;
+      const { data, createdAt } = current.record;
+      if (minExtension > 0 && expiresAt - current.record.expiresAt < minExtension) return true;
+      change?.(data);
+      const cookie = (stored as { cookie?: unknown }).cookie;
+      const session = toLegacySession(
+        { data, createdAt, expiresAt },
+        Date.now(),
+        cookie !== null && typeof cookie === 'object' ? cookie : this.#cookie,
+      );
+      await this.#call('set', [id, session]);
+      return true;
+    });
+  }
+
+  #entry(id: string, value: unknown): ExpressStoreEntry | undefined {
+    if (!isValidSessionId(id)) return { id, record: undefined };
+    if (this.#destroyed.has(id)) return undefined;
+    const read = fromLegacySession(value, Date.now(), this.#ttl);
+    if (read === 'expired') return undefined;
+    if (read === 'invalid') return { id, record: undefined };
+    this.#report(read);
+    return { id, record: read.record };
+  }
+
+  /** A stored value as a live record, `undefined` when it is missing, expired or unreadable. */
+  #read(value: unknown): LegacyRead | undefined {
+    if (value === undefined || value === null) return undefined;
+    const read = fromLegacySession(value, Date.now(), this.#ttl);
+    if (typeof read === 'string') return undefined;
+    this.#report(read);
+    return read;
+  }
+
+  #report(read: LegacyRead): void {
+    if (read.dropped.length === 0) return;
+    reportBackgroundError(
+      this.#onError,
+      new InvalidSessionDataError(
+        `a session in the express-session store had data JSON can't hold; dropped ${read.dropped.join('; ')}`,
+      ),
+    );
+  }
+
+  #call(method: LegacyMethod, args: unknown[]): Promise<unknown> {
+    return callLegacy(this.source, method, args, this.#timeout);
+  }
+
+  #check(id: string): void {
+    assertValidSessionId(id);
+    this.#open();
+  }
+
+  #open(): void {
+    if (this.#closed) throw new StoreClosedError();
+  }
+}
+
+/**
+ * Wraps an express-session store as a session-store-js store:
+ * `new SessionManager({ store: fromExpressStore(new PgSession({ pool })), secret })`.
+ * See {@link ExpressStoreAdapter} for what is emulated and what is lost.
+ */
+export function fromExpressStore(
+  store: ExpressStoreLike,
+  options?: FromExpressStoreOptions,
+): ExpressStoreAdapter {
+  return new ExpressStoreAdapter(store, options);
+}
+
+/**
+ * `[id, session]` pairs of what `all()` gave: an object keyed by id, or an array of sessions
+ * carrying `id` or `sid` (removed from the data). `undefined` when an item has no id.
+ */
+function normalizeAll(result: unknown): Array<[string, unknown]> | undefined {
+  if (result === undefined || result === null) return [];
+  if (typeof result !== 'object') {
+    throw new StoreUnavailableError(
+      "the express-session store's all() gave neither an object nor an array",
+    );
+  }
+  if (!Array.isArray(result)) return Object.entries(result);
+  const pairs: Array<[string, unknown]> = [];
+  for (const item of result) {
+    if (item === null || typeof item !== 'object') return undefined;
+    const session = { ...(item as Record<string, unknown>) };
+    const field =
+      typeof session.id === 'string' ? 'id' : typeof session.sid === 'string' ? 'sid' : undefined;
+    if (field === undefined) return undefined;
+    const id = session[field] as string;
+    delete session[field];
+    pairs.push([id, session]);
+  }
+  return pairs;
+}
