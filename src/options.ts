@@ -4,18 +4,19 @@ import type { SessionEvent } from './middleware.js';
 import type { Secret } from './signer.js';
 import type { FileStoreOptions } from './stores/file/file-store.js';
 import type { MemoryStoreOptions } from './stores/memory/memory-store.js';
+import type { PostgresStoreOptions } from './stores/postgres/postgres-store.js';
 import type { RedisStoreOptions } from './stores/redis/redis-store.js';
 import type { SessionStore } from './types.js';
 
 /** Options of `new SessionManager(options)`. */
 export interface SessionManagerOptions<S extends SessionStore = SessionStore> {
   /**
-   * Which built-in store to create: `'memory'`, `'file'` or `'redis'`. Ignored when `store` is
-   * given. Default: `'memory'`.
+   * Which built-in store to create: `'memory'`, `'file'`, `'redis'` or `'postgres'`. Ignored
+   * when `store` is given. Default: `'memory'`.
    */
-  storeType?: 'memory' | 'file' | 'redis';
+  storeType?: 'memory' | 'file' | 'redis' | 'postgres';
   /** Options of the built-in store chosen by `storeType`. Default: `{}`. */
-  storeOptions?: MemoryStoreOptions | FileStoreOptions | RedisStoreOptions;
+  storeOptions?: MemoryStoreOptions | FileStoreOptions | RedisStoreOptions | PostgresStoreOptions;
   /** A store instance (any implementation of `SessionStore`); takes precedence over `storeType`. */
   store?: S;
   /**

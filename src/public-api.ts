@@ -27,6 +27,12 @@ export type { SessionRequest } from './request-state.js';
 export type { Secret } from './signer.js';
 export { FileStore, type FileStoreOptions } from './stores/file/file-store.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory/memory-store.js';
+export {
+  type PgPoolClientLike,
+  type PgPoolLike,
+  PostgresStore,
+  type PostgresStoreOptions,
+} from './stores/postgres/postgres-store.js';
 export { RedisStore, type RedisStoreOptions } from './stores/redis/redis-store.js';
 export type {
   BackgroundErrorHandler,

@@ -2,11 +2,13 @@ import { InvalidOptionError } from '../errors.js';
 import type { SessionStore } from '../types.js';
 import { FileStore, type FileStoreOptions } from './file/file-store.js';
 import { MemoryStore, type MemoryStoreOptions } from './memory/memory-store.js';
+import { PostgresStore, type PostgresStoreOptions } from './postgres/postgres-store.js';
 import { RedisStore, type RedisStoreOptions } from './redis/redis-store.js';
 
 /**
  * Builds the store named by `storeType`. The store's own lifetime bound defaults to the
- * manager's `maxAge` (MemoryStore `maxAge` in ms, FileStore and RedisStore `ttl` in seconds),
+ * manager's `maxAge` (MemoryStore `maxAge` in ms; FileStore, RedisStore and PostgresStore `ttl`
+ * in seconds),
  * so a store never keeps a session longer than the manager would honour it.
  */
 export function createStore(
@@ -26,9 +28,11 @@ export function createStore(
       return new FileStore({ ttl, ...(options as FileStoreOptions) });
     case 'redis':
       return new RedisStore({ ttl, ...(options as RedisStoreOptions) });
+    case 'postgres':
+      return new PostgresStore({ ttl, ...(options as PostgresStoreOptions) });
     default:
       throw new InvalidOptionError(
-        `storeType must be 'memory', 'file' or 'redis', or pass a store instance as \`store\` (got ${JSON.stringify(storeType)})`,
+        `storeType must be 'memory', 'file', 'redis' or 'postgres', or pass a store instance as \`store\` (got ${JSON.stringify(storeType)})`,
       );
   }
 }

@@ -1,0 +1,222 @@
+/**
+ * The thin layer between PostgresStore and node-postgres. The pool is typed structurally by the
+ * few members used, so `pg` appears nowhere in the published types (it is an optional peer
+ * dependency, imported only when the store creates its own pool from a `connectionString`).
+ * Every query is bounded: the wait for a connection and the query itself share one deadline,
+ * after which the call rejects with `StoreUnavailableError`; a connection that failed or timed
+ * out is handed back to the pool as broken, so the pool replaces it.
+ */
+import { InvalidOptionError, StoreUnavailableError, StoreWriteError } from '../../errors.js';
+
+/** A query as node-postgres takes it: a named statement is prepared once per connection. */
+export interface PgQueryConfig {
+  name?: string;
+  text: string;
+  values?: unknown[];
+  /** node-postgres' client-side bound on this query, in ms. */
+  query_timeout?: number;
+}
+
+/** The part of a node-postgres result the store reads. */
+export interface PgQueryResult {
+  rows: Array<Record<string, unknown>>;
+  rowCount: number | null;
+}
+
+/** The members of a node-postgres `PoolClient` that the store uses. */
+export interface PgPoolClientLike {
+  query(config: PgQueryConfig): Promise<PgQueryResult>;
+  /** `release(error)` makes the pool discard the connection instead of reusing it. */
+  release(error?: Error | boolean): void;
+}
+
+/** The members of a node-postgres `Pool` (or a compatible pool) that the store uses. */
+export interface PgPoolLike {
+  connect(): Promise<PgPoolClientLike>;
+}
+
+interface OwnedPool extends PgPoolLike {
+  end(): Promise<void>;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+interface PgModule {
+  Pool: new (config: Record<string, unknown>) => OwnedPool;
+}
+
+/** Opens the pool the store owns; `pg` is imported here only. */
+export async function openOwnedPool(
+  connectionString: string,
+  statementTimeout: number,
+  onPoolError: (error: Error) => void,
+): Promise<OwnedPool> {
+  const specifier = 'pg';
+  let mod: PgModule & { default?: PgModule };
+  try {
+    mod = (await import(specifier)) as PgModule & { default?: PgModule };
+  } catch (error) {
+    throw Object.assign(
+      new InvalidOptionError(
+        'connectionString needs the optional peer dependency "pg" (node-postgres); run: npm install pg — or pass your own pool instead',
+      ),
+      { cause: error },
+    );
+  }
+  const Pool = mod.Pool ?? mod.default?.Pool;
+  const pool = new Pool({
+    connectionString,
+    // Server-side bound, sent once as a connection parameter: no round trip per query.
+    statement_timeout: statementTimeout,
+    connectionTimeoutMillis: statementTimeout,
+    idleTimeoutMillis: 30_000,
+    // An idle owned pool never keeps the process alive.
+    allowExitOnIdle: true,
+    application_name: 'session-store-js',
+  });
+  // An idle connection that dies (server restart, pg_terminate_backend) is reported here; the
+  // pool has already dropped it. Without a listener node-postgres would crash the process.
+  pool.on('error', onPoolError);
+  return pool;
+}
+
+/** True for an error sent by the PostgreSQL server (it carries a SQLSTATE). */
+function sqlState(error: unknown): string | undefined {
+  const e = error as { code?: unknown; severity?: unknown } | null;
+  if (e === null || typeof e !== 'object') return undefined;
+  return typeof e.severity === 'string' &&
+    typeof e.code === 'string' &&
+    /^[0-9A-Z]{5}$/.test(e.code)
+    ? e.code
+    : undefined;
+}
+
+/**
+ * The server can't run anything right now or the link is gone: connection exceptions (class
+ * 08), shutdown and startup (57P01–57P03), too many connections (53300), and client-side
+ * failures that carry no SQLSTATE (refused, reset, terminated). The connection is discarded.
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  const state = sqlState(error);
+  if (state === undefined) return true;
+  return state.startsWith('08') || /^57P0[1-3]$/.test(state) || state === '53300';
+}
+
+/** A retry on a fresh connection may succeed: the link broke, or a deadlock/serialization loss. */
+export function isRetryable(error: unknown): boolean {
+  if (error instanceof StoreUnavailableError) return false;
+  const state = sqlState(error);
+  return isConnectionFailure(error) || state === '40001' || state === '40P01';
+}
+
+/**
+ * SQLSTATEs of a write the server refused while it is up: a read-only transaction or standby
+ * (25006), insufficient resources (class 53: disk full, out of memory, …, but not 53300), a
+ * program limit such as a value too large for `jsonb` (class 54), bad data (class 22).
+ */
+function isRefusedWrite(state: string): boolean {
+  return (
+    state === '25006' ||
+    (state.startsWith('53') && state !== '53300') ||
+    state.startsWith('54') ||
+    state.startsWith('22')
+  );
+}
+
+/**
+ * A failed query → the library's error. Messages quote only the SQLSTATE, never the server's
+ * text (which can echo values); the original error is the `cause`.
+ */
+export function toStoreError(error: unknown, write: boolean, table: string): Error {
+  if (error instanceof StoreUnavailableError || error instanceof StoreWriteError) return error;
+  const state = sqlState(error);
+  if (state === undefined) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return new StoreUnavailableError(`session-store-js: PostgreSQL is unavailable (${reason})`, {
+      cause: error,
+    });
+  }
+  if (write && isRefusedWrite(state)) {
+    return new StoreWriteError(
+      `session-store-js: PostgreSQL refused the write (SQLSTATE ${state}); the previous state is kept`,
+      { cause: error },
+    );
+  }
+  if (state === '57014') {
+    return new StoreUnavailableError(
+      'session-store-js: PostgreSQL cancelled the statement (statement timeout, SQLSTATE 57014)',
+      { cause: error },
+    );
+  }
+  if (state === '42P01' || state === '3F000') {
+    return new StoreUnavailableError(
+      `session-store-js: the table ${table} does not exist (SQLSTATE ${state}); create it with the SQL in the README or set createTable: true`,
+      { cause: error },
+    );
+  }
+  return new StoreUnavailableError(
+    `session-store-js: PostgreSQL replied with an error (SQLSTATE ${state})`,
+    { cause: error },
+  );
+}
+
+function timeoutError(ms: number): StoreUnavailableError {
+  return new StoreUnavailableError(
+    `session-store-js: PostgreSQL did not answer within ${ms} ms (statementTimeout + 500 ms client-side bound)`,
+  );
+}
+
+/**
+ * Runs `config` on a connection from `pool` within `timeoutMs` (waiting for a connection
+ * included). Rejects with the raw error (for {@link toStoreError}) or `StoreUnavailableError` on
+ * timeout. A connection whose link failed or whose query timed out is released as broken.
+ */
+export async function runQuery(
+  pool: PgPoolLike,
+  config: PgQueryConfig,
+  timeoutMs: number,
+): Promise<PgQueryResult> {
+  const deadline = Date.now() + timeoutMs;
+  const client = await acquire(pool, timeoutMs);
+  let broken: Error | undefined;
+  try {
+    const remaining = Math.max(1, deadline - Date.now());
+    return await client.query({ ...config, query_timeout: remaining });
+  } catch (error) {
+    if (isConnectionFailure(error)) {
+      broken = error instanceof Error ? error : new Error(String(error));
+      // node-postgres' own query_timeout fires as a plain "Query read timeout" error.
+      if (/timeout/i.test(broken.message)) throw timeoutError(timeoutMs);
+    }
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** `pool.connect()` bounded by `timeoutMs`; a connection that arrives too late goes straight back. */
+export function acquire(pool: PgPoolLike, timeoutMs: number): Promise<PgPoolClientLike> {
+  return new Promise((resolve, reject) => {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      reject(timeoutError(timeoutMs));
+    }, timeoutMs);
+    let connecting: Promise<PgPoolClientLike>;
+    try {
+      connecting = pool.connect();
+    } catch (error) {
+      connecting = Promise.reject(error);
+    }
+    connecting.then(
+      (client) => {
+        clearTimeout(timer);
+        if (late) client.release();
+        else resolve(client);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        if (!late) reject(error);
+      },
+    );
+  });
+}
