@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { escapeGlob } from '../../src/stores/redis/codec.js';
 
 /** The shared Redis: `REDIS_URL`, else 127.0.0.1:6379. */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -217,4 +218,24 @@ export class TcpProxy {
     for (const socket of this.#sockets) socket.destroy();
     await new Promise((resolve) => this.#server.close(resolve));
   }
+}
+
+/** Deletes every key matching `prefix*` (also the non-session keys a test planted). */
+export async function deleteKeys(
+  raw: (...args: string[]) => Promise<unknown>,
+  prefix: string,
+): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = (await raw(
+      'SCAN',
+      cursor,
+      'MATCH',
+      `${escapeGlob(prefix)}*`,
+      'COUNT',
+      '500',
+    )) as [string, string[]];
+    cursor = next;
+    for (const key of keys) await raw('DEL', key);
+  } while (cursor !== '0');
 }

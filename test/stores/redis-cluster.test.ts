@@ -26,6 +26,7 @@ import {
   randomPrefix,
 } from '../helpers/redis.js';
 import { describeStore } from './compliance.js';
+import { describeUserIndex } from './user-index-compliance.js';
 
 const run = promisify(execFile);
 
@@ -161,6 +162,16 @@ describe('RedisStore on Redis Cluster', { skip, timeout: 120_000 }, () => {
         },
       };
     });
+
+    describeUserIndex(
+      `RedisStore (${flavour.name} cluster)`,
+      async () => {
+        const conn = await flavour.connect(ports);
+        const store = new RedisStore({ client: conn.client, prefix: randomPrefix('users') });
+        return { store, cleanup: () => conn.quit() };
+      },
+      { users: 2_000 },
+    );
 
     it(`${flavour.name}: all, length and clear reach the sessions on every master`, async () => {
       const conn = await flavour.connect(ports);

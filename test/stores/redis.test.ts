@@ -16,10 +16,9 @@ import {
   StoreUnavailableError,
 } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
-import { escapeGlob } from '../../src/stores/redis/codec.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/stores/redis/redis-store.js';
 import { HOUR, record } from '../helpers/records.js';
-import { REDIS_URL, randomPrefix, redisSkipReason } from '../helpers/redis.js';
+import { deleteKeys, REDIS_URL, randomPrefix, redisSkipReason } from '../helpers/redis.js';
 import { describeStore, HOSTILE_IDS } from './compliance.js';
 
 /** A hang (a promise that never settles) fails with the test's name instead of stalling the run. */
@@ -71,23 +70,6 @@ const FLAVOURS: Flavour[] = [
     },
   },
 ];
-
-/** Deletes every key matching `prefix*` (also the non-session keys a test planted). */
-async function deleteKeys(raw: Raw, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = (await raw(
-      'SCAN',
-      cursor,
-      'MATCH',
-      `${escapeGlob(prefix)}*`,
-      'COUNT',
-      '500',
-    )) as [string, string[]];
-    cursor = next;
-    for (const key of keys) await raw('DEL', key);
-  } while (cursor !== '0');
-}
 
 if (skip) {
   describe('RedisStore', { skip }, () => {

@@ -10,9 +10,12 @@ import { InvalidOptionError, reportBackgroundError, StoreClosedError } from '../
 import { assertValidSessionId, isValidSessionId } from '../../id.js';
 import type {
   BackgroundErrorHandler,
+  CreateForUserResult,
   SessionChanges,
   SessionRecord,
   SessionStore,
+  UserIndexStore,
+  UserSessionLimit,
 } from '../../types.js';
 import {
   createCommander,
@@ -33,6 +36,7 @@ import {
 } from './codec.js';
 import { CREATE, runScript, TOUCH, UPDATE } from './scripts.js';
 import { type OwnedClient, openUrlClient } from './url.js';
+import { RedisUserIndex } from './user-index.js';
 
 export type {
   IoRedisLike,
@@ -94,7 +98,7 @@ const DEFAULT_SCAN_COUNT = 100;
 const DEFAULT_TTL = 86_400;
 
 /** A Redis-backed {@link SessionStore}. */
-export class RedisStore implements SessionStore {
+export class RedisStore implements SessionStore, UserIndexStore {
   readonly prefix: string;
   readonly commandTimeout: number;
   readonly scanCount: number;
@@ -106,6 +110,7 @@ export class RedisStore implements SessionStore {
   #pattern: string;
   #unlink = true;
   #closed = false;
+  readonly #users: RedisUserIndex;
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object') {
@@ -163,6 +168,12 @@ export class RedisStore implements SessionStore {
       this.#url = url;
     }
     this.#pattern = `${escapeGlob(this.prefix)}*`;
+    this.#users = new RedisUserIndex({
+      prefix: this.prefix,
+      commander: async () => this.#cmd ?? (await this.#open()),
+      clamp: (expiresAt, now) => this.#clamp(expiresAt, now),
+      lifetimeMs: Math.ceil(this.ttl * 1000),
+    });
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
@@ -196,7 +207,7 @@ export class RedisStore implements SessionStore {
     const args = [String(now), String(e), '0'];
     args[2] = String(pushFields(args, changes?.set));
     for (const key of changes?.unset ?? []) args.push(fieldName(key));
-    return (await this.#script(UPDATE, id, args)) === 1;
+    return this.#followed(id, e, await this.#script(UPDATE, id, args));
   }
 
   async touch(id: string, expiresAt: number, minExtension?: number): Promise<boolean> {
@@ -207,7 +218,7 @@ export class RedisStore implements SessionStore {
     if (typeof minExtension === 'number' && Number.isFinite(minExtension)) {
       args.push(String(minExtension));
     }
-    return (await this.#script(TOUCH, id, args)) === 1;
+    return this.#followed(id, e, await this.#script(TOUCH, id, args));
   }
 
   async destroy(id: string): Promise<void> {
@@ -283,6 +294,41 @@ export class RedisStore implements SessionStore {
         if (ours.length > 0) yield ours;
       } while (cursor !== '0');
     }
+  }
+
+  createForUser(
+    id: string,
+    record: SessionRecord,
+    userId: string,
+    limit?: UserSessionLimit,
+  ): Promise<CreateForUserResult> {
+    return this.#users.create(id, record, userId, limit);
+  }
+
+  listUser(userId: string): Promise<[string, SessionRecord][]> {
+    return this.#users.list(userId);
+  }
+
+  destroyUser(userId: string, exceptId?: string): Promise<number> {
+    return this.#users.destroy(userId, exceptId);
+  }
+
+  userEpoch(userId: string): Promise<number> {
+    return this.#users.epoch(userId);
+  }
+
+  raiseUserEpoch(userId: string, atLeast: number): Promise<number> {
+    return this.#users.raiseEpoch(userId, atLeast);
+  }
+
+  /**
+   * The result of an UPDATE/TOUCH script: on Redis Cluster a bound session's index is in another
+   * slot, the script hands back its key, and the index follows with a call of its own.
+   */
+  async #followed(id: string, expiresAt: number, reply: unknown): Promise<boolean> {
+    if (typeof reply !== 'string') return reply === 1;
+    await this.#users.follow(reply, this.prefix + id, expiresAt);
+    return true;
   }
 
   async #script(s: typeof CREATE, id: string, args: string[]): Promise<unknown> {

@@ -1,6 +1,7 @@
 /**
- * The Lua scripts behind RedisStore's writes. Each touches exactly one key (KEYS[1]), so they run
- * on Redis Cluster unchanged, and each is atomic: the existence check and the write can't be
+ * The Lua scripts behind RedisStore's writes. Each touches one key (KEYS[1]) — plus, for a session
+ * bound to a user, that user's index when it is within reach (`FOLLOW_INDEX`) — so they run on
+ * Redis Cluster unchanged, and each is atomic: the existence check and the write can't be
  * separated by a concurrent `destroy` (connect-redis#328: a logout undone by a request in flight).
  *
  * Layout of a session hash: `c` = createdAt (ms), `e` = expiresAt (ms), `d:<key>` = JSON value.
@@ -18,9 +19,26 @@ export interface RedisScript {
   readonly sha: string;
 }
 
-function script(source: string): RedisScript {
+export function script(source: string): RedisScript {
   return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
+
+/**
+ * Ends TOUCH and UPDATE (after they wrote `e` = ARGV[2]): moves the session's score in its
+ * index, and the index's expiry up to it. Returns 1, or the index key when that key is out of
+ * this script's reach (another cluster slot), for the caller to follow with a call of its own.
+ */
+const FOLLOW_INDEX = `
+local u = redis.call('HGET', key, 'u')
+if u then
+  local moved = redis.pcall('ZADD', u, 'XX', ARGV[2], key)
+  if type(moved) == 'table' and moved.err then return u end
+  if redis.call('PTTL', u) < tonumber(ARGV[2]) - tonumber(ARGV[1]) then
+    redis.call('PEXPIREAT', u, ARGV[2])
+  end
+end
+return 1
+`;
 
 /** Leaves in `live` whether KEYS[1] holds a live session; a key of another type is never live. */
 const LIVE_CHECK = `
@@ -51,7 +69,8 @@ return 1
 
 /**
  * update: ARGV = now, expiresAt, nset, set field1, value1, …, unset field1, … → 1 written,
- * 0 missing (nothing written: a destroyed session is never brought back).
+ * 0 missing (nothing written: a destroyed session is never brought back), or the user index key
+ * to follow (see `FOLLOW_INDEX`).
  */
 export const UPDATE = script(`${LIVE_CHECK}
 if not live then return 0 end
@@ -60,8 +79,7 @@ for i = 4, last, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
 for i = last + 1, #ARGV do redis.call('HDEL', key, ARGV[i]) end
 redis.call('HSET', key, 'e', ARGV[2])
 redis.call('PEXPIREAT', key, ARGV[2])
-return 1
-`);
+${FOLLOW_INDEX}`);
 
 /**
  * touch: ARGV = now, expiresAt[, minExtension] → 1 live (moved, or already within
@@ -72,8 +90,7 @@ if not live then return 0 end
 if ARGV[3] and tonumber(ARGV[2]) - tonumber(cur[2]) < tonumber(ARGV[3]) then return 1 end
 redis.call('HSET', key, 'e', ARGV[2])
 redis.call('PEXPIREAT', key, ARGV[2])
-return 1
-`);
+${FOLLOW_INDEX}`);
 
 /**
  * Runs `s` on `key`: EVALSHA first (one round trip on the hot path), EVAL when Redis answers

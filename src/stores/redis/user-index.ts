@@ -1,0 +1,341 @@
+/**
+ * RedisStore's user index: per user a sorted set `prefix + 'u:{h}'` (h = SHA-256 of the user
+ * id, so keys reveal no user id) whose members are the user's session keys, scored by their
+ * expiry; and the user's epoch at `prefix + 'ue:{h}'`. A bound session's hash holds `u` = its
+ * index key, so the session scripts keep the score equal to the session's expiry on every
+ * renewal (see `FOLLOW_INDEX`), and the index key's own expiry is its highest score: an index
+ * never outlives its sessions and never needs keyspace events or a sweep. The session hash is the
+ * truth: members are verified against it (`u` must name this index) and pruned lazily.
+ *
+ * On one Redis every step that changes a session and its index is one script. On Redis Cluster
+ * the session and the index live in different slots, so those steps are separate calls (the
+ * index follows the session); the epoch keeps revocation correct whatever the index misses.
+ */
+import { createHash } from 'node:crypto';
+import { assertValidSessionId } from '../../id.js';
+import {
+  type CreateForUserResult,
+  type JsonValue,
+  type SessionRecord,
+  USER_BINDING_KEY,
+  type UserSessionLimit,
+} from '../../types.js';
+import { isReplyError, type RedisCommander, toStoreError } from './client.js';
+import { checkTime, decodeSession, pushFields } from './codec.js';
+import { CREATE, type RedisScript, runScript, script } from './scripts.js';
+
+/** The index's expiry at its highest score (nothing when it is empty: then it is gone). */
+const EXPIRE_AT_TOP = `
+local top = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
+if top[2] then redis.call('PEXPIREAT', idx, top[2]) end
+`;
+
+/**
+ * The user's live session keys, soonest expiry first, into `members`; every stale member
+ * (expired, destroyed, or whose hash names another index) is removed on the way.
+ */
+const LIVE_MEMBERS = `
+redis.call('ZREMRANGEBYSCORE', idx, '-inf', ARGV[1])
+local members = {}
+for _, m in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
+  if redis.call('HGET', m, 'u') == idx then members[#members + 1] = m
+  else redis.call('ZREM', idx, m) end
+end
+`;
+
+/**
+ * createForUser on one Redis: KEYS = session, index; ARGV = now, createdAt, expiresAt, max (0:
+ * none), whenFull, field1, value1, … → {1, evicted} created, {0} collision, {2} full.
+ */
+const CREATE_FOR_USER = script(`
+local key, idx = KEYS[1], KEYS[2]
+local cur = redis.pcall('HMGET', key, 'c', 'e')
+if cur.err then return {0} end
+local e = tonumber(cur[2])
+if tonumber(cur[1]) ~= nil and e ~= nil and e > tonumber(ARGV[1]) then return {0} end
+local evicted = 0
+local max = tonumber(ARGV[4])
+if max > 0 then
+  ${LIVE_MEMBERS}
+  if #members >= max then
+    if ARGV[5] == 'reject' then return {2} end
+    for i = 1, #members - max + 1 do
+      redis.call('DEL', members[i])
+      redis.call('ZREM', idx, members[i])
+      evicted = evicted + 1
+    end
+  end
+else
+  redis.call('ZREMRANGEBYSCORE', idx, '-inf', ARGV[1])
+end
+if redis.call('EXISTS', key) == 1 then redis.call('DEL', key) end
+redis.call('HSET', key, 'c', ARGV[2], 'e', ARGV[3])
+for i = 6, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIREAT', key, ARGV[3])
+redis.call('ZADD', idx, ARGV[3], key)
+${EXPIRE_AT_TOP}
+return {1, evicted}
+`);
+
+/** Adds a member on Redis Cluster (the session was created by its own call): KEYS = index; ARGV = now, score, member. */
+const INDEX_ADD = script(`
+local idx = KEYS[1]
+redis.call('ZREMRANGEBYSCORE', idx, '-inf', ARGV[1])
+redis.call('ZADD', idx, ARGV[2], ARGV[3])
+${EXPIRE_AT_TOP}
+return 1
+`);
+
+/** Follows a renewal on Redis Cluster: KEYS = index; ARGV = now, score, member. */
+const INDEX_MOVE = script(`
+local idx = KEYS[1]
+if redis.call('ZADD', idx, 'XX', ARGV[2], ARGV[3]) == 0 and not redis.call('ZSCORE', idx, ARGV[3]) then
+  return 0
+end
+if redis.call('PTTL', idx) < tonumber(ARGV[2]) - tonumber(ARGV[1]) then
+  redis.call('PEXPIREAT', idx, ARGV[2])
+end
+return 1
+`);
+
+/** Deletes a session only if it belongs to the index: KEYS = session; ARGV = index → 1 deleted. */
+const DESTROY_OWNED = script(`
+if redis.call('HGET', KEYS[1], 'u') == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`);
+
+/** Raises an epoch: KEYS = epoch key; ARGV = at least, lifetime ms → the new epoch. */
+const RAISE_EPOCH = script(`
+local n = math.max(tonumber(redis.call('GET', KEYS[1])) or 0, tonumber(ARGV[1]))
+local text = string.format('%.0f', n)
+redis.call('SET', KEYS[1], text, 'PX', ARGV[2])
+return text
+`);
+
+/** What the index needs from its store. */
+export interface RedisIndexContext {
+  readonly prefix: string;
+  /** The commander, opening the owned client if needed. */
+  commander(): Promise<RedisCommander>;
+  /** `expiresAt` clamped to the store's `ttl`. */
+  clamp(expiresAt: number, now: number): number;
+  /** Longest a session can live after its last renewal, in ms (the store's `ttl`). */
+  readonly lifetimeMs: number;
+}
+
+/** Margin an epoch outlives the longest session by: requests in flight at the raise. */
+const EPOCH_MARGIN_MS = 60_000;
+
+export class RedisUserIndex {
+  readonly #ctx: RedisIndexContext;
+  /** Set once Redis answered CROSSSLOT: the session and index steps go as separate calls. */
+  #split = false;
+
+  constructor(context: RedisIndexContext) {
+    this.#ctx = context;
+  }
+
+  indexKey(userId: string): string {
+    return `${this.#ctx.prefix}u:{${userHash(userId)}}`;
+  }
+
+  epochKey(userId: string): string {
+    return `${this.#ctx.prefix}ue:{${userHash(userId)}}`;
+  }
+
+  async create(
+    id: string,
+    record: SessionRecord,
+    userId: string,
+    limit?: UserSessionLimit,
+  ): Promise<CreateForUserResult> {
+    assertValidSessionId(id);
+    const ctx = this.#ctx;
+    const cmd = await ctx.commander();
+    const now = Date.now();
+    const createdAt = checkTime(record?.createdAt, 'createdAt');
+    const expiresAt = ctx.clamp(checkTime(record.expiresAt, 'expiresAt'), now);
+    const key = ctx.prefix + id;
+    const idx = this.indexKey(userId);
+    const fields: string[] = ['u', idx];
+    pushFields(fields, record.data);
+    if (!this.#split) {
+      const args = [
+        String(now),
+        String(createdAt),
+        String(expiresAt),
+        String(limit?.max ?? 0),
+        limit?.whenFull ?? 'evict-oldest',
+        ...fields,
+      ];
+      try {
+        const reply = (await evalKeys(cmd, CREATE_FOR_USER, [key, idx], args)) as number[];
+        if (Number(reply[0]) === 0) return { status: 'collision' };
+        if (Number(reply[0]) === 2) return { status: 'full' };
+        return { status: 'created', evicted: Number(reply[1] ?? 0) };
+      } catch (error) {
+        if (!isReplyError(error, 'CROSSSLOT')) throw toStoreError(error);
+        this.#split = true;
+      }
+    }
+    return this.#createSplit(cmd, key, idx, now, createdAt, expiresAt, fields, limit);
+  }
+
+  /** createForUser on Redis Cluster: the cap on the index, then the session, then the member. */
+  async #createSplit(
+    cmd: RedisCommander,
+    key: string,
+    idx: string,
+    now: number,
+    createdAt: number,
+    expiresAt: number,
+    fields: string[],
+    limit: UserSessionLimit | undefined,
+  ): Promise<CreateForUserResult> {
+    let evicted = 0;
+    if (limit) {
+      const members = await this.#liveMembers(cmd, idx, now);
+      if (members.length >= limit.max) {
+        if (limit.whenFull === 'reject') return { status: 'full' };
+        const victims = members.slice(0, members.length - limit.max + 1);
+        for (const member of victims) evicted += await this.#destroyOwned(cmd, member, idx);
+        await send(cmd, idx, ['ZREM', idx, ...victims]);
+      }
+    }
+    const created = await runOne(cmd, CREATE, key, [
+      String(now),
+      String(createdAt),
+      String(expiresAt),
+      ...fields,
+    ]);
+    if (Number(created) !== 1) return { status: 'collision' };
+    await runOne(cmd, INDEX_ADD, idx, [String(now), String(expiresAt), key]);
+    return { status: 'created', evicted };
+  }
+
+  /** Follows a renewal that the session script could not reach (Redis Cluster). */
+  async follow(index: string, sessionKey: string, expiresAt: number): Promise<void> {
+    const cmd = await this.#ctx.commander();
+    await runOne(cmd, INDEX_MOVE, index, [String(Date.now()), String(expiresAt), sessionKey]);
+  }
+
+  async list(userId: string): Promise<[string, SessionRecord][]> {
+    const cmd = await this.#ctx.commander();
+    const idx = this.indexKey(userId);
+    const now = Date.now();
+    const members = await this.#candidates(cmd, idx, now);
+    const replies = await Promise.all(
+      members.map((m) => send(cmd, m, ['HGETALL', m]).catch(() => undefined)),
+    );
+    const live: [string, SessionRecord][] = [];
+    const stale: string[] = [];
+    for (const [i, member] of members.entries()) {
+      const decoded = replies[i] === undefined ? undefined : decodeSession(replies[i], now);
+      if (typeof decoded === 'object' && boundTo(decoded.data) === userId) {
+        live.push([member.slice(this.#ctx.prefix.length), decoded]);
+      } else {
+        stale.push(member);
+      }
+    }
+    if (stale.length > 0) await send(cmd, idx, ['ZREM', idx, ...stale]);
+    return live;
+  }
+
+  async destroy(userId: string, exceptId?: string): Promise<number> {
+    const cmd = await this.#ctx.commander();
+    const idx = this.indexKey(userId);
+    const except = exceptId === undefined ? undefined : this.#ctx.prefix + exceptId;
+    const members = (await this.#candidates(cmd, idx, Date.now())).filter((m) => m !== except);
+    const counts = await Promise.all(members.map((m) => this.#destroyOwned(cmd, m, idx)));
+    if (members.length > 0) await send(cmd, idx, ['ZREM', idx, ...members]);
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  async epoch(userId: string): Promise<number> {
+    const cmd = await this.#ctx.commander();
+    const key = this.epochKey(userId);
+    const value = await send(cmd, key, ['GET', key]);
+    const epoch = value === null || value === undefined ? 0 : Number(String(value));
+    return Number.isFinite(epoch) ? epoch : 0;
+  }
+
+  async raiseEpoch(userId: string, atLeast: number): Promise<number> {
+    const cmd = await this.#ctx.commander();
+    const lifetime = this.#ctx.lifetimeMs + EPOCH_MARGIN_MS;
+    const reply = await runOne(cmd, RAISE_EPOCH, this.epochKey(userId), [
+      String(Math.floor(atLeast)),
+      String(lifetime),
+    ]);
+    return Number(String(reply));
+  }
+
+  /** Members whose score is not past (the expired ones are removed first). */
+  async #candidates(cmd: RedisCommander, idx: string, now: number): Promise<string[]> {
+    await send(cmd, idx, ['ZREMRANGEBYSCORE', idx, '-inf', String(now)]);
+    const reply = await send(cmd, idx, ['ZRANGE', idx, '0', '-1']);
+    return Array.isArray(reply) ? reply.map(String) : [];
+  }
+
+  /** Members verified one call each (Redis Cluster), soonest expiry first; stale ones removed. */
+  async #liveMembers(cmd: RedisCommander, idx: string, now: number): Promise<string[]> {
+    const members = await this.#candidates(cmd, idx, now);
+    const owners = await Promise.all(members.map((m) => send(cmd, m, ['HGET', m, 'u'])));
+    const stale = members.filter((_, i) => String(owners[i]) !== idx);
+    if (stale.length > 0) await send(cmd, idx, ['ZREM', idx, ...stale]);
+    return members.filter((_, i) => String(owners[i]) === idx);
+  }
+
+  async #destroyOwned(cmd: RedisCommander, member: string, idx: string): Promise<number> {
+    return Number(await runOne(cmd, DESTROY_OWNED, member, [idx]));
+  }
+}
+
+/** The user a record's binding names, if any. */
+function boundTo(data: Record<string, JsonValue>): string | undefined {
+  const binding = data[USER_BINDING_KEY] as { id?: unknown } | null | undefined;
+  return typeof binding?.id === 'string' ? binding.id : undefined;
+}
+
+function userHash(userId: string): string {
+  return createHash('sha256').update(userId).digest('base64url');
+}
+
+async function send(cmd: RedisCommander, key: string, args: string[]): Promise<unknown> {
+  try {
+    return await cmd.send(key, args);
+  } catch (error) {
+    throw toStoreError(error);
+  }
+}
+
+async function runOne(
+  cmd: RedisCommander,
+  s: RedisScript,
+  key: string,
+  args: string[],
+): Promise<unknown> {
+  try {
+    return await runScript(cmd, s, key, args);
+  } catch (error) {
+    throw toStoreError(error);
+  }
+}
+
+/** EVALSHA with several keys (routed by the first), EVAL on `NOSCRIPT`. Reply errors pass as they are. */
+async function evalKeys(
+  cmd: RedisCommander,
+  s: RedisScript,
+  keys: string[],
+  args: string[],
+): Promise<unknown> {
+  const n = String(keys.length);
+  try {
+    return await cmd.send(keys[0]!, ['EVALSHA', s.sha, n, ...keys, ...args]);
+  } catch (error) {
+    if (!isReplyError(error, 'NOSCRIPT')) throw error;
+    return cmd.send(keys[0]!, ['EVAL', s.source, n, ...keys, ...args]);
+  }
+}
