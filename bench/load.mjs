@@ -1,5 +1,5 @@
 // The load generator, in its own process: `node bench/load.mjs '<json config>'`.
-// Config: { port, workload: 'visit'|'new'|'keys', duration (s), connections, sessions, keys }.
+// Config: { port, workload: 'visit'|'new'|'stale'|'keys', duration (s), connections, sessions, keys }.
 // Prints one JSON line with the result on stdout.
 //
 //   visit: warm-up = `sessions` requests without a cookie (each creates a session with visits=1;
@@ -9,14 +9,37 @@
 //          (/__read) and the sum of visits is compared with warm-up + completed /visit requests.
 //   new:   warm-up = `sessions` requests without a cookie (discarded); then autocannon on /new
 //          without cookies, so every request creates a session.
+//   stale: warm-up as for `new`; then autocannon on /new where every request carries a new,
+//          correctly signed cookie of a session id that was never stored: a store miss, then a
+//          new session (a returning visitor whose session expired or was cleaned up).
 //   keys:  one session is created, then `keys` requests with that same cookie, `connections`
 //          in flight at a time, request i setting k<i>; afterwards /__keys counts the survivors.
 import http from 'node:http';
 import os from 'node:os';
 import autocannon from 'autocannon';
+import { randomId, signedCookie } from './lib/common.mjs';
 
 const config = JSON.parse(process.argv[2]);
-const { port, workload, duration = 5, connections = 50, sessions = 1000, keys = 1000 } = config;
+// Without a port in the config, the port comes as the first stdin line: the orchestrator starts
+// this process while the server is still starting, so both start-ups overlap.
+const port = config.port ?? (await firstLine(process.stdin));
+const { workload, duration = 5, connections = 50, sessions = 1000, keys = 1000 } = config;
+
+function firstLine(stream) {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk) => {
+      text += chunk;
+      const end = text.indexOf('\n');
+      if (end >= 0) {
+        stream.pause();
+        resolve(Number(text.slice(0, end)));
+      }
+    });
+    stream.on('end', () => reject(new Error('no port on stdin')));
+  });
+}
 const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
 
 function get(path, headers = {}) {
@@ -67,7 +90,7 @@ async function settledStats() {
     if (s.inflight === 0) {
       // A grace period for writes that finish after their response (express-session saves in
       // res.end), then the figures must be unchanged.
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await new Promise((resolve) => setTimeout(resolve, 150));
       const again = await stats();
       if (again.inflight === 0 && sameWork(again.counters, s.counters)) return again;
       continue;
@@ -143,10 +166,11 @@ async function visit() {
 }
 let nextClient = 0;
 
-async function newVisitor() {
+/** The `new` and `stale` workloads: every timed request creates a session. */
+async function newSessions(setupClient) {
   await pool(sessions, connections, () => get('/new'));
   const before = await settledStats();
-  const result = await cannon({ path: '/new' });
+  const result = await cannon({ path: '/new', setupClient });
   const after = await settledStats();
   const served = after.counters.new - before.counters.new;
   return {
@@ -158,6 +182,14 @@ async function newVisitor() {
     load: os.loadavg()[0],
   };
 }
+
+const newVisitor = () => newSessions(undefined);
+
+const staleCookie = () =>
+  newSessions((client) => {
+    client.setHeaders({ cookie: signedCookie(randomId()) });
+    client.on('response', () => client.setHeaders({ cookie: signedCookie(randomId()) }));
+  });
 
 async function concurrentKeys() {
   const first = await get('/visit');
@@ -181,7 +213,7 @@ async function concurrentKeys() {
   };
 }
 
-const run = { visit, new: newVisitor, keys: concurrentKeys }[workload];
+const run = { visit, new: newVisitor, stale: staleCookie, keys: concurrentKeys }[workload];
 if (!run) throw new Error(`unknown workload ${workload}`);
 const out = await run();
 // Requests the server handled in all (warm-up, timed run, reads, stats calls).

@@ -3,7 +3,8 @@
 //
 // Measured routes (what the load generator hits):
 //   GET /visit      read `visits`, +1, write it back (creates the session on the first visit)
-//   GET /new        set one key; every request without a cookie creates a session
+//   GET /new        set one key; every request without a cookie (or with the cookie of a session
+//                   that does not exist) creates a session
 //   GET /key?i=N    set key `k<N>` to N in the request's session
 // Outside the measured window (the load generator calls them after the timed run):
 //   GET /__read     the session's `visits` (a plain read)
@@ -14,20 +15,24 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import express from 'express';
-import { COOKIE_NAME, connectRedis, MAX_AGE, SECRET } from './lib/common.mjs';
+import { COOKIE_NAME, connectRedis, MAX_AGE, pgPool, randomId, SECRET } from './lib/common.mjs';
 
 const require = createRequire(import.meta.url);
 const contestant = process.argv[2] ?? process.env.BENCH_CONTESTANT;
 const tmpDir = process.env.BENCH_TMP;
 const prefix = process.env.BENCH_PREFIX ?? 'ssjs-bench:manual:';
+/** PostgreSQL contestants: `schema.table` of this run (the orchestrator creates the schema). */
+const pgSchema = process.env.BENCH_PG_SCHEMA ?? 'public';
+const pgTable = process.env.BENCH_PG_TABLE ?? 'ssjs_bench_manual';
+/** Sessions put straight into an in-process store before READY (the scale benchmark). */
+const prefill = Number(process.env.BENCH_PREFILL ?? 0);
 
 const counters = { visit: 0, new: 0, key: 0, requests: 0 };
 /** Requests of the measured routes not finished yet (the load generator waits for 0). */
 let inflight = 0;
 const closers = [];
 
-async function expressSessionAdapter(makeStore) {
-  const session = require('express-session');
+async function expressSessionAdapter(makeStore, session = require('express-session')) {
   const store = await makeStore(session);
   const middleware = session({
     store,
@@ -70,6 +75,7 @@ async function ssjsAdapter(options) {
     maxAge: MAX_AGE,
   });
   closers.push(() => sm.close());
+  if (prefill > 0) await prefillStore(sm.store, prefill);
   return {
     middleware: sm.middleware(),
     async visit(req) {
@@ -94,10 +100,65 @@ async function ssjsAdapter(options) {
   };
 }
 
+/** Creates `count` small sessions ({ visits: 1 }) directly in `store`, 256 in flight. */
+async function prefillStore(store, count) {
+  const now = Date.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      next++;
+      await store.create(randomId(), {
+        data: { visits: 1 },
+        createdAt: now,
+        expiresAt: now + MAX_AGE,
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: 256 }, worker));
+}
+
 async function redisClient() {
   const client = await connectRedis();
   closers.push(() => client.quit().catch(() => client.destroy?.()));
   return client;
+}
+
+async function pgClientPool() {
+  const pool = await pgPool();
+  closers.push(() => pool.end());
+  return pool;
+}
+
+/** `session-store-js/express-session`: `toExpressStore` and the drop-in `session()`. */
+async function interop() {
+  const mod = await import('session-store-js/express-session');
+  return mod.default ?? mod;
+}
+
+/** One of our stores, for the interop contestants. */
+async function ssjsStore(kind) {
+  const ssjs = await import('session-store-js');
+  const store =
+    kind === 'memory'
+      ? new ssjs.MemoryStore({ maxAge: MAX_AGE })
+      : kind === 'file'
+        ? new ssjs.FileStore({ path: join(needTmp(), 'sessions') })
+        : new ssjs.RedisStore({ client: await redisClient(), prefix });
+  closers.push(() => store.close());
+  return store;
+}
+
+async function toExpressStoreAdapter(kind) {
+  const { toExpressStore } = await interop();
+  const store = await ssjsStore(kind);
+  return expressSessionAdapter(() => toExpressStore(store));
+}
+
+async function dropInAdapter(kind) {
+  const mod = await interop();
+  const session = mod.session ?? mod;
+  const store = await ssjsStore(kind);
+  return expressSessionAdapter(() => store, session);
 }
 
 function needTmp() {
@@ -127,11 +188,38 @@ const factories = {
       const { RedisStore } = await import('connect-redis');
       return new RedisStore({ client: await redisClient(), prefix });
     }),
-  'ssjs-memory': () => ssjsAdapter({ storeType: 'memory' }),
+  'connect-pg-simple': () =>
+    expressSessionAdapter(async (session) => {
+      const PgSession = require('connect-pg-simple')(session);
+      return new PgSession({
+        pool: await pgClientPool(),
+        schemaName: pgSchema,
+        tableName: pgTable,
+        createTableIfMissing: true,
+        pruneSessionInterval: false,
+      });
+    }),
+  'ssjs-memory': () =>
+    ssjsAdapter({
+      storeType: 'memory',
+      // The default bound (100,000) would evict the prefilled sessions of the scale benchmark.
+      storeOptions: prefill > 0 ? { maxSessions: prefill + 100_000 } : {},
+    }),
   'ssjs-file': () =>
     ssjsAdapter({ storeType: 'file', storeOptions: { path: join(needTmp(), 'sessions') } }),
   'ssjs-redis': async () =>
     ssjsAdapter({ storeType: 'redis', storeOptions: { client: await redisClient(), prefix } }),
+  'ssjs-postgres': async () =>
+    ssjsAdapter({
+      storeType: 'postgres',
+      storeOptions: { pool: await pgClientPool(), table: `${pgSchema}.${pgTable}` },
+    }),
+  'es-ssjs-memory': () => toExpressStoreAdapter('memory'),
+  'es-ssjs-file': () => toExpressStoreAdapter('file'),
+  'es-ssjs-redis': () => toExpressStoreAdapter('redis'),
+  'dropin-memory': () => dropInAdapter('memory'),
+  'dropin-file': () => dropInAdapter('file'),
+  'dropin-redis': () => dropInAdapter('redis'),
 };
 
 if (!Object.hasOwn(factories, contestant)) {

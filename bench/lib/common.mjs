@@ -1,28 +1,14 @@
 // Shared constants and small helpers of the benchmark suite (plain ESM, no build step).
-import { randomBytes } from 'node:crypto';
-
-/** Every contestant, in the order of a round. `bare` must stay first: ratios divide by it. */
-export const CONTESTANTS = [
-  'bare',
-  'express-session-memory',
-  'memorystore',
-  'session-file-store',
-  'connect-redis',
-  'ssjs-memory',
-  'ssjs-file',
-  'ssjs-redis',
-];
-
-/** Contestants that are session-store-js. */
-export const SSJS = new Set(['ssjs-memory', 'ssjs-file', 'ssjs-redis']);
-
-/** Contestants that need the Redis server. */
-export const NEEDS_REDIS = new Set(['connect-redis', 'ssjs-redis']);
+import { createHmac, randomBytes } from 'node:crypto';
 
 export const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 export const COOKIE_NAME = 'sid';
 export const MAX_AGE = 86_400_000;
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const PG_URL =
+  process.env.BENCH_DATABASE_URL ??
+  process.env.DATABASE_URL ??
+  'postgres://postgres@127.0.0.1:5432/test';
 
 /** A random key prefix root for this benchmark run, e.g. `ssjs-bench:3f9a1c…:`. */
 export function randomPrefixRoot() {
@@ -56,4 +42,31 @@ export async function connectRedis() {
   client.on('error', () => {});
   await client.connect();
   return client;
+}
+
+/** A node-postgres pool on the benchmark's database (PG_URL). */
+export async function pgPool(max = 10) {
+  const { default: pg } = await import('pg');
+  const pool = new pg.Pool({ connectionString: PG_URL, max });
+  pool.on('error', () => {});
+  return pool;
+}
+
+/** A random schema name for this run, e.g. `ssjs_bench_3f9a1c…`: created and dropped by the run. */
+export function randomSchema() {
+  return `ssjs_bench_${randomBytes(6).toString('hex')}`;
+}
+
+/**
+ * The signed cookie header (`sid=s%3A<id>.<mac>`) that express-session and session-store-js
+ * both accept for `id`: HMAC-SHA256 with SECRET, base64 without padding, URL-encoded.
+ */
+export function signedCookie(id) {
+  const mac = createHmac('sha256', SECRET).update(id).digest('base64').replace(/=+$/, '');
+  return `${COOKIE_NAME}=${encodeURIComponent(`s:${id}.${mac}`)}`;
+}
+
+/** A random session id of the shape both libraries accept (24 bytes, base64url). */
+export function randomId() {
+  return randomBytes(24).toString('base64url');
 }

@@ -33,14 +33,22 @@ export function waitExit(child, ms = 10_000) {
  * Runs `node args…` to completion; resolves { code, stdout, stderr }. `timeoutMs` kills it.
  * stderr is passed through when `inheritStderr`.
  */
-export function runNode(args, { env, timeoutMs = 600_000, inheritStderr = true } = {}) {
+export function runNode(args, { env, timeoutMs = 600_000, inheritStderr = true, stdin } = {}) {
   return new Promise((resolve, reject) => {
     const child = track(
       spawn(process.execPath, args, {
         env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', inheritStderr ? 'inherit' : 'pipe'],
+        stdio: [stdin ? 'pipe' : 'ignore', 'pipe', inheritStderr ? 'inherit' : 'pipe'],
       }),
     );
+    if (stdin) {
+      child.stdin.on('error', () => {});
+      // `stdin` resolves the text to send once it is known (the child starts meanwhile).
+      stdin.then(
+        (text) => child.stdin.end(text),
+        () => child.kill('SIGKILL'),
+      );
+    }
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d) => {

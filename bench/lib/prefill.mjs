@@ -1,0 +1,81 @@
+// Filling a store with many small sessions ({ visits: 1 }) fast, without HTTP: the FileStore's
+// files written straight in its on-disk format, Redis hashes in its layout by a server-side
+// script, PostgreSQL rows by one INSERT … SELECT. (MemoryStore is filled inside the server
+// process, see BENCH_PREFILL in server.mjs.) Each returns { count, seconds, perSecond }.
+import { createHash } from 'node:crypto';
+import { closeSync, futimesSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { MAX_AGE, randomId } from './common.mjs';
+
+/**
+ * FileStore: `sha256(id).json`, mode 0600, the JSON record padded with spaces to 256 bytes (as
+ * the store pads small files), mtime = expiry (the store's cleanup index). Sessions from
+ * `expiredCount` on are written already expired (content and mtime), for the cleanup figures.
+ */
+export function prefillFiles(dir, count, { expired = 0 } = {}) {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const started = performance.now();
+  const now = Date.now();
+  const page = Buffer.alloc(256);
+  for (let i = 0; i < count + expired; i++) {
+    const id = randomId();
+    const expiresAt = i < count ? now + MAX_AGE : now - 60_000;
+    const createdAt = i < count ? now : expiresAt - MAX_AGE;
+    const json = `{"v":1,"id":"${id}","createdAt":${createdAt},"expiresAt":${expiresAt},"data":{"visits":1}}`;
+    page.fill(0x20);
+    page.write(json);
+    const name = `${createHash('sha256').update(id).digest('hex')}.json`;
+    const fd = openSync(join(dir, name), 'wx', 0o600);
+    try {
+      writeSync(fd, page);
+      futimesSync(fd, expiresAt / 1000, expiresAt / 1000);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return done(count + expired, started);
+}
+
+// ARGV[1] prefix, ARGV[2] createdAt, ARGV[3] expiresAt, ARGV[4…] ids. Keys are built inside the
+// script, so it runs on one Redis only (not a cluster): fine for a benchmark's local server.
+const REDIS_FILL = `
+for i = 4, #ARGV do
+  local key = ARGV[1] .. ARGV[i]
+  redis.call('HSET', key, 'c', ARGV[2], 'e', ARGV[3], 'd:visits', '1')
+  redis.call('PEXPIREAT', key, ARGV[3])
+end
+return #ARGV - 3
+`;
+
+/** RedisStore: one hash per session at `prefix + id` (c, e, d:visits), PEXPIREAT e. */
+export async function prefillRedis(client, prefix, count) {
+  const started = performance.now();
+  const now = Date.now();
+  const batch = 2000;
+  for (let sent = 0; sent < count; sent += batch) {
+    const n = Math.min(batch, count - sent);
+    const ids = Array.from({ length: n }, randomId);
+    await client.sendCommand([
+      'EVAL',
+      REDIS_FILL,
+      '0',
+      prefix,
+      String(now),
+      String(now + MAX_AGE),
+      ...ids,
+    ]);
+  }
+  return done(count, started);
+}
+
+/** Redis `used_memory` (bytes) from INFO memory. */
+export async function redisUsedMemory(client) {
+  const info = await client.sendCommand(['INFO', 'memory']);
+  const match = /used_memory:(\d+)/.exec(String(info));
+  return match ? Number(match[1]) : undefined;
+}
+
+function done(count, started) {
+  const seconds = (performance.now() - started) / 1000;
+  return { count, seconds, perSecond: count / seconds };
+}
