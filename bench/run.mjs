@@ -251,8 +251,8 @@ async function main() {
     if (args.profile) results.profiles = await profile(list);
   }
   if (runScalePhase) {
-    const stores = ['memory', 'file', 'redis', 'postgres'].filter(
-      (s) => list.includes(`ssjs-${s}`) && s !== 'postgres',
+    const stores = ['memory', 'file', 'redis', 'postgres'].filter((s) =>
+      list.includes(`ssjs-${s}`),
     );
     results.scale = await runScale(ctx, progress, {
       levels: scaleLevels,

@@ -12,8 +12,21 @@ import { readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { connectRedis, deleteRedisPrefix, MAX_AGE, median, randomId } from './lib/common.mjs';
-import { prefillFiles, prefillRedis, redisUsedMemory } from './lib/prefill.mjs';
+import {
+  connectRedis,
+  deleteRedisPrefix,
+  MAX_AGE,
+  median,
+  PG_URL,
+  randomId,
+} from './lib/common.mjs';
+import {
+  postgresTableBytes,
+  prefillFiles,
+  prefillPostgres,
+  prefillRedis,
+  redisUsedMemory,
+} from './lib/prefill.mjs';
 import { lastJson, runNode } from './lib/procs.mjs';
 import { runOne } from './lib/server-proc.mjs';
 
@@ -34,7 +47,10 @@ export async function runScale(ctx, progress, opts) {
   const data = {
     file: { dir: join(ctx.tmpRoot, 'scale-file'), filled: 0 },
     redis: { prefix: `${ctx.prefixRoot}scale:`, filled: 0 },
+    postgres: { table: 'scale_sessions', filled: 0 },
   };
+  const pgName = `${ctx.pgSchema}.${data.postgres.table}`;
+  const pgQuoted = `"${ctx.pgSchema}"."${data.postgres.table}"`;
   const runLevel = (level) => level > ctx.sessions || !opts.visitRuns;
   for (const level of levels) {
     const active = stores.filter((s) => levelsOf(s).includes(level));
@@ -75,6 +91,28 @@ export async function runScale(ctx, progress, opts) {
         data.redis.filled = extra;
         out.bytes.redis = { sessions: add, bytesPerSession: (after - before) / add, level };
       }
+      if (active.includes('postgres') && ctx.pg && extra > data.postgres.filled) {
+        const add = extra - data.postgres.filled;
+        progress.start(
+          'scale-fill',
+          `scale: writing ${add.toLocaleString('en-US')} PostgreSQL rows`,
+        );
+        if (data.postgres.filled === 0) {
+          // The store creates its table (and indexes) on first use.
+          const { PostgresStore } = await import('session-store-js');
+          const store = new PostgresStore({ pool: ctx.pg, table: pgName, cleanupInterval: 0 });
+          await store.length();
+          await store.close();
+        }
+        out.prefill.postgres = await prefillPostgres(ctx.pg, pgQuoted, add, { expired: EXPIRED });
+        data.postgres.filled = extra;
+        const rows = extra + EXPIRED;
+        out.bytes.postgres = {
+          sessions: rows,
+          level,
+          bytesPerSession: (await postgresTableBytes(ctx.pg, pgQuoted)) / rows,
+        };
+      }
       const runs = { bare: [] };
       for (let round = 1; round <= rounds; round++) {
         progress.start(
@@ -89,6 +127,7 @@ export async function runScale(ctx, progress, opts) {
           if (store === 'memory') options.env = { BENCH_PREFILL: String(extra) };
           if (store === 'file') options.shared = { dir: data.file.dir };
           if (store === 'redis') options.shared = { prefix: data.redis.prefix };
+          if (store === 'postgres') options.shared = { table: data.postgres.table };
           const r = { ...(await safeRun(ctx, `ssjs-${store}`, options)), round };
           runs[store] ??= [];
           runs[store].push(r);
@@ -122,6 +161,21 @@ export async function runScale(ctx, progress, opts) {
           join(data.file.dir, 'sessions'),
         );
       }
+      if (active.includes('postgres') && ctx.pg && extra > 0) {
+        progress.start(
+          'scale-measure',
+          `scale: PostgresStore cleanup at ${level.toLocaleString('en-US')}`,
+        );
+        out.cleanup.postgres ??= {};
+        out.cleanup.postgres[level + EXPIRED] = await child(
+          'cleanup',
+          'postgres',
+          level + EXPIRED,
+          pgName,
+        );
+        if (level === levels.at(-1))
+          out.stream.postgres = await child('stream', 'postgres', level, pgName);
+      }
       if (active.includes('redis') && ctx.redis && level === levels.at(-1)) {
         progress.start(
           'scale-measure',
@@ -146,6 +200,7 @@ export async function runScale(ctx, progress, opts) {
   } finally {
     rmSync(data.file.dir, { recursive: true, force: true });
     if (ctx.redis) await deleteRedisPrefix(ctx.redis, data.redis.prefix).catch(() => {});
+    if (ctx.pg) await ctx.pg.query(`DROP TABLE IF EXISTS ${pgQuoted}`).catch(() => {});
   }
   out.loss = {};
   for (const [store, byLevel] of Object.entries(out.points)) {
@@ -287,6 +342,14 @@ async function openStore(kind, count, where) {
   }
   if (kind === 'file') {
     const store = new ssjs.FileStore({ path: where });
+    return { store, close: () => store.close() };
+  }
+  if (kind === 'postgres') {
+    const store = new ssjs.PostgresStore({
+      connectionString: PG_URL,
+      table: where,
+      cleanupInterval: 0,
+    });
     return { store, close: () => store.close() };
   }
   const redis = await connectRedis();

@@ -68,6 +68,39 @@ export async function prefillRedis(client, prefix, count) {
   return done(count, started);
 }
 
+/**
+ * PostgresStore (its own layout): `count` live rows and `expired` expired ones in one
+ * INSERT … SELECT. Ids are base64url SHA-256 digests of a random seed and the row number
+ * (43 characters, a valid session id). `table` is the quoted `"schema"."table"`.
+ */
+export async function prefillPostgres(pool, table, count, { expired = 0 } = {}) {
+  const started = performance.now();
+  const now = Date.now();
+  const seed = randomId();
+  const insert = (n, createdAt, expiresAt) =>
+    pool.query(
+      `INSERT INTO ${table} (id, data, created_at, expires_at)
+       SELECT translate(encode(sha256(($1 || g)::bytea), 'base64'), '+/=', '-_'), '{"visits":1}'::jsonb, $2, $3
+       FROM generate_series($4::int, $5::int) AS g`,
+      [seed, createdAt, expiresAt, n.from, n.to],
+    );
+  // Batches of 100,000 rows keep each statement short (the server is shared).
+  for (let from = 1; from <= count; from += 100_000)
+    await insert({ from, to: Math.min(count, from + 99_999) }, now, now + MAX_AGE);
+  if (expired > 0)
+    await insert({ from: count + 1, to: count + expired }, now - MAX_AGE - 60_000, now - 60_000);
+  await pool.query(`ANALYZE ${table}`);
+  return done(count + expired, started);
+}
+
+/** `pg_total_relation_size` of `table` (heap, indexes and TOAST), in bytes. */
+export async function postgresTableBytes(pool, table) {
+  const { rows } = await pool.query('SELECT pg_total_relation_size($1::regclass)::bigint AS n', [
+    table,
+  ]);
+  return Number(rows[0].n);
+}
+
 /** Redis `used_memory` (bytes) from INFO memory. */
 export async function redisUsedMemory(client) {
   const info = await client.sendCommand(['INFO', 'memory']);
