@@ -9,6 +9,7 @@ import {
   StoreUnavailableError,
 } from './errors.js';
 import { generateSessionId } from './id.js';
+import { LegacyImporter } from './legacy-import.js';
 import { createMiddleware, type SessionMiddleware } from './middleware.js';
 import { type ResolvedOptions, resolveOptions, type SessionManagerOptions } from './options.js';
 import { type RenewalOutcome, Renewals } from './renewal.js';
@@ -89,6 +90,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
   readonly #users: UserSessions;
   #middleware: SessionMiddleware | undefined;
   readonly #renewals = new Renewals();
+  readonly #legacy: LegacyImporter | undefined;
   #warned = false;
 
   constructor(options: SessionManagerOptions<S>) {
@@ -108,6 +110,8 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     } else {
       this.store = createStore(options.storeType, options.storeOptions, this.maxAge) as S;
     }
+    this.#legacy =
+      options.migrateFrom === undefined ? undefined : new LegacyImporter(options.migrateFrom);
     const onEvent = this.#options.onEvent;
     this.#users = new UserSessions(
       this.store,
@@ -327,7 +331,15 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
   }
 
   async #load(state: RequestState, id: string, renewCookie: boolean): Promise<boolean> {
-    const record = await this.#store(() => this.store.get(id));
+    let record = await this.#store(() => this.store.get(id));
+    const legacy = this.#legacy;
+    if (!record && legacy) {
+      // migrateFrom: a session still in the legacy store moves over now; the cookie is re-sent
+      // with this manager's attributes.
+      const cap = (createdAt: number, now: number) => this.#expiryFor(createdAt, now);
+      record = await this.#store(() => legacy.import(id, this.store, cap));
+      renewCookie ||= record !== undefined;
+    }
     const now = Date.now();
     if (!record || !this.#isLive(record, now)) {
       // Strict mode: an id without a live session is never adopted; the next write makes a new one.

@@ -1,5 +1,7 @@
 import type { CookieOptions } from './cookie.js';
 import { InvalidOptionError } from './errors.js';
+import type { ExpressStoreLike } from './legacy-call.js';
+import type { MigrateFromOptions } from './legacy-import.js';
 import type { SessionEvent } from './middleware.js';
 import type { Secret } from './signer.js';
 import type { FileStoreOptions } from './stores/file/file-store.js';
@@ -69,6 +71,14 @@ export interface SessionManagerOptions<S extends SessionStore = SessionStore> {
    * `StoreFullError` (code `STORE_FULL`). Default: `'evict-oldest'`.
    */
   whenUserFull?: 'evict-oldest' | 'reject';
+  /**
+   * An express-session store to move sessions from, so switching from express-session logs
+   * nobody out (keep its `secret` and use `cookieName: 'connect.sid'`). A correctly signed id the
+   * store lacks is read once from this store, created here (insert-if-absent) and removed there
+   * in the same step; a failure of this store answers 503, never "logged out". Give the store, or
+   * `{ store, timeout, ttl, onError }`. Default: none.
+   */
+  migrateFrom?: ExpressStoreLike | MigrateFromOptions;
 }
 
 /** The options after validation, with every default applied. */

@@ -19,7 +19,7 @@ import {
 } from '../../src/express-session/from-express-store.js';
 import { generateSessionId } from '../../src/id.js';
 import type { LegacyCallback } from '../../src/legacy-call.js';
-import type { SessionRecord } from '../../src/types.js';
+import { HOUR, record } from '../helpers/records.js';
 import { describeStore } from '../stores/compliance.js';
 import {
   connectPg,
@@ -29,14 +29,8 @@ import {
   sessionFileStore,
 } from './from-stores.js';
 
-const HOUR = 3_600_000;
 const capabilities = EXPRESS_STORE_CAPABILITIES;
 const quiet = { onError: () => {} };
-
-function record(data: Record<string, unknown>, ttl = HOUR): SessionRecord {
-  const now = Date.now();
-  return { data: Object.assign(Object.create(null), data), createdAt: now, expiresAt: now + ttl };
-}
 
 describeStore(
   "fromExpressStore(express-session's MemoryStore)",
@@ -259,7 +253,7 @@ describe('fromExpressStore: what it emulates', () => {
     try {
       const store = fromExpressStore(fixture.store);
       const id = generateSessionId();
-      await store.create(id, record({ user: 'ada' }, 40));
+      await store.create(id, record({ user: 'ada' }, { ttl: 40 }));
       await new Promise((resolve) => setTimeout(resolve, 80));
       assert.equal(await store.touch(id, Date.now() + HOUR), false);
       assert.equal(await store.get(id), undefined);
@@ -284,7 +278,7 @@ describe('fromExpressStore: what it emulates', () => {
     try {
       const store = fromExpressStore(fixture.store);
       const id = generateSessionId();
-      await store.create(id, record({ a: 1 }, 60_000));
+      await store.create(id, record({ a: 1 }, { ttl: 60_000 }));
       const later = Date.now() + 2 * HOUR;
       assert.equal(await store.touch(id, later), true);
       const raw = (await fixture.raw(id)) as { cookie: { expires: string } };
@@ -302,7 +296,7 @@ describe('fromExpressStore: what it emulates', () => {
     try {
       const store = fromExpressStore(fixture.store);
       const id = generateSessionId();
-      await store.create(id, record({ a: 1 }, 50));
+      await store.create(id, record({ a: 1 }, { ttl: 50 }));
       await new Promise((resolve) => setTimeout(resolve, 120));
       assert.ok(await fixture.raw(id), 'connect-redis rounds the TTL up to a second');
       assert.equal(await store.get(id), undefined);
@@ -394,7 +388,7 @@ describe('fromExpressStore: what it emulates', () => {
     const fixture = memorystore();
     const store = fromExpressStore(fixture.store);
     const id = generateSessionId();
-    await store.create(id, record({ a: 1 }, 2 * 86_400_000));
+    await store.create(id, record({ a: 1 }, { ttl: 2 * 86_400_000 }));
     const cache = (
       fixture.store as unknown as { store: { get(k: string): unknown; maxAge: number } }
     ).store;

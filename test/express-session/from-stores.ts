@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import connectPgSimple from 'connect-pg-simple';
 import { RedisStore as ConnectRedis } from 'connect-redis';
 import session from 'express-session';
-import pg from 'pg';
+import type pg from 'pg';
 import { createClient } from 'redis';
 import type { ExpressStoreLike } from '../../src/legacy-call.js';
+import { pgSkipReason, testPool } from '../helpers/postgres.js';
 import { REDIS_URL, randomPrefix, redisSkipReason } from '../helpers/redis.js';
 
 const require = createRequire(import.meta.url);
@@ -102,32 +103,11 @@ export async function connectRedis(): Promise<
   };
 }
 
-/** The shared PostgreSQL: `PG_URL`, else `postgres@127.0.0.1:5432/test`. */
-export const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-/** Under CI or `REQUIRE_PG=1` a missing PostgreSQL is a failure, not a skip. */
-export const PG_REQUIRED = process.env.CI === 'true' || process.env.REQUIRE_PG === '1';
-
-/** `undefined` when PostgreSQL answers; else the skip message (throws when it is required). */
-export async function pgSkipReason(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    const message = `no PostgreSQL at ${PG_URL} (${(error as Error).message}; set PG_URL)`;
-    if (PG_REQUIRED) throw new Error(`${message}; required because CI=true or REQUIRE_PG=1`);
-    return message;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
 /** connect-pg-simple with its table in a fresh schema; the reason when PostgreSQL is absent. */
 export async function connectPg(): Promise<(LegacyFixture & { pool: pg.Pool }) | string> {
   const reason = await pgSkipReason();
   if (reason) return reason;
-  const pool = new pg.Pool({ connectionString: PG_URL, max: 8 });
+  const pool = testPool(undefined, { max: 8 });
   const schema = `sst_cps_${randomBytes(6).toString('hex')}`;
   await pool.query(`CREATE SCHEMA ${schema}`);
   const PgStore = connectPgSimple(session);
