@@ -1,5 +1,5 @@
 import { InvalidSessionDataError, SessionTooLargeError } from './errors.js';
-import { USER_BINDING_KEY } from './types.js';
+import { type JsonValue, USER_BINDING_KEY } from './types.js';
 
 /**
  * Session data is JSON: what `set` accepts must come back from the store exactly as it went in.
@@ -101,4 +101,10 @@ function walk(
 
 function fail(path: string, what: string): never {
   throw new InvalidSessionDataError(`session ${path} is ${what}, which JSON cannot store`);
+}
+
+/** The user a session's data is bound to (its binding under `USER_BINDING_KEY`), if any. */
+export function boundUserOf(data: Record<string, JsonValue>): string | undefined {
+  const binding = data[USER_BINDING_KEY] as { id?: unknown } | null | undefined;
+  return typeof binding?.id === 'string' ? binding.id : undefined;
 }

@@ -228,7 +228,11 @@ export function describeUserIndex(
       });
       if (fixture.operations) {
         const used = fixture.operations() - before;
-        assert.ok(used <= 60, `${used} index operations for 5 sessions of one user`);
+        // Work for one user's 5 sessions, whatever the store holds: far below one per session.
+        assert.ok(
+          used <= 25 * 5 && used < users,
+          `${used} backend operations for 5 sessions of one user among ${users * 5}`,
+        );
       }
       assert.equal((await store.listUser(`u${users - 1}`)).length, 5, 'the others untouched');
     });

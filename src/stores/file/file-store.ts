@@ -24,9 +24,12 @@ import {
 import { assertValidSessionId } from '../../id.js';
 import type {
   BackgroundErrorHandler,
+  CreateForUserResult,
   SessionChanges,
   SessionRecord,
   SessionStore,
+  UserIndexStore,
+  UserSessionLimit,
 } from '../../types.js';
 import { sweep } from './cleanup.js';
 import { directoryStillThere, prepareDirectory } from './directory.js';
@@ -44,6 +47,7 @@ import {
 } from './io.js';
 import { KeyedQueue, type LockOptions, withFileLock } from './lock.js';
 import { type FileStoreOptions, resolveFileStoreOptions } from './options.js';
+import { FileUserIndex } from './user-index.js';
 
 export type { FileStoreOptions } from './options.js';
 
@@ -59,7 +63,7 @@ const LOCK: LockOptions = { staleMs: 30_000, timeoutMs: 10_000 };
 /** Session files read in parallel by `all()`. */
 const READ_AHEAD = 32;
 
-export class FileStore implements SessionStore {
+export class FileStore implements SessionStore, UserIndexStore {
   /** Absolute path of the session directory. */
   readonly path: string;
   /** Upper bound on a session's lifetime since its last write, in seconds. */
@@ -85,6 +89,7 @@ export class FileStore implements SessionStore {
   #preparing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<number> | undefined;
+  readonly #users: FileUserIndex;
 
   constructor(options: FileStoreOptions = {}) {
     const resolved = resolveFileStoreOptions(options);
@@ -113,6 +118,19 @@ export class FileStore implements SessionStore {
       chmodFiles: false,
     };
     this.#bulkIo = { ...this.#io, fs: options.fs ?? defaultFs };
+    this.#users = new FileUserIndex({
+      fs: this.#bulkIo.fs,
+      io: this.#bulkIo,
+      codec: this.#codec,
+      path: this.path,
+      multiProcess: this.multiProcess,
+      lock: LOCK,
+      prepare: async () => {
+        if (!this.#dirReady) await this.#prepare();
+      },
+      create: (id, record) => this.create(id, record),
+      destroy: (id) => this.destroy(id),
+    });
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
@@ -185,6 +203,32 @@ export class FileStore implements SessionStore {
     let count = 0;
     for await (const name of listNames(this.#fs, this.path)) if (SESSION_FILE.test(name)) count++;
     return count;
+  }
+
+  createForUser(
+    id: string,
+    record: SessionRecord,
+    userId: string,
+    limit?: UserSessionLimit,
+  ): Promise<CreateForUserResult> {
+    assertValidSessionId(id);
+    return this.#users.create(id, record, userId, limit);
+  }
+
+  listUser(userId: string): Promise<[string, SessionRecord][]> {
+    return this.#users.list(userId);
+  }
+
+  destroyUser(userId: string, exceptId?: string): Promise<number> {
+    return this.#users.destroy(userId, exceptId);
+  }
+
+  userEpoch(userId: string): Promise<number> {
+    return this.#users.epoch(userId);
+  }
+
+  raiseUserEpoch(userId: string, atLeast: number): Promise<number> {
+    return this.#users.raiseEpoch(userId, atLeast);
   }
 
   /** Removes every session file, quarantined file and stale leftover; other files stay. */

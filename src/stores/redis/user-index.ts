@@ -12,14 +12,9 @@
  * index follows the session); the epoch keeps revocation correct whatever the index misses.
  */
 import { createHash } from 'node:crypto';
+import { boundUserOf } from '../../data.js';
 import { assertValidSessionId } from '../../id.js';
-import {
-  type CreateForUserResult,
-  type JsonValue,
-  type SessionRecord,
-  USER_BINDING_KEY,
-  type UserSessionLimit,
-} from '../../types.js';
+import type { CreateForUserResult, SessionRecord, UserSessionLimit } from '../../types.js';
 import { isReplyError, type RedisCommander, toStoreError } from './client.js';
 import { checkTime, decodeSession, pushFields } from './codec.js';
 import { CREATE, type RedisScript, runScript, script } from './scripts.js';
@@ -234,7 +229,7 @@ export class RedisUserIndex {
     const stale: string[] = [];
     for (const [i, member] of members.entries()) {
       const decoded = replies[i] === undefined ? undefined : decodeSession(replies[i], now);
-      if (typeof decoded === 'object' && boundTo(decoded.data) === userId) {
+      if (typeof decoded === 'object' && boundUserOf(decoded.data) === userId) {
         live.push([member.slice(this.#ctx.prefix.length), decoded]);
       } else {
         stale.push(member);
@@ -291,12 +286,6 @@ export class RedisUserIndex {
   async #destroyOwned(cmd: RedisCommander, member: string, idx: string): Promise<number> {
     return Number(await runOne(cmd, DESTROY_OWNED, member, [idx]));
   }
-}
-
-/** The user a record's binding names, if any. */
-function boundTo(data: Record<string, JsonValue>): string | undefined {
-  const binding = data[USER_BINDING_KEY] as { id?: unknown } | null | undefined;
-  return typeof binding?.id === 'string' ? binding.id : undefined;
 }
 
 function userHash(userId: string): string {

@@ -1,0 +1,209 @@
+/**
+ * FileStore's user index: per user a directory `users/<h>/` (h = the store's file-name hash of
+ * the user id, keyed with `encryptionKey`, so nothing on disk names a user) holding one empty
+ * marker file per session, named like the session's own file; and the user's epoch in
+ * `users/<h>.epoch`. The session file is the truth: a marker is a candidate, verified by reading
+ * the session (its binding must name the user) and unlinked when it no longer leads to one, so
+ * expired and destroyed sessions leave the index the next time it is read, without a sweep.
+ *
+ * Steps that read and change one user's index (a login under a cap, a revocation, an epoch raise)
+ * run one at a time per user: in the process, and with `multiProcess` across processes through
+ * a lock file `users/<h>.lock` (the session files keep their own locks, always taken inside).
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { boundUserOf } from '../../data.js';
+import type { CreateForUserResult, SessionRecord, UserSessionLimit } from '../../types.js';
+import type { FileCodec } from './format.js';
+import {
+  closeQuietly,
+  errorCode,
+  type FileStoreFs,
+  listNames,
+  readExactly,
+  unlinkQuietly,
+  writeAll,
+} from './fs.js';
+import { asWriteError, type FileIoContext, readSessionFile } from './io.js';
+import { KeyedQueue, type LockOptions, withFileLock } from './lock.js';
+
+/** What the index needs from its FileStore. */
+export interface FileIndexContext {
+  readonly fs: FileStoreFs;
+  readonly io: FileIoContext;
+  readonly codec: FileCodec;
+  /** The session directory. */
+  readonly path: string;
+  readonly multiProcess: boolean;
+  readonly lock: LockOptions;
+  /** The directory is ready (created and checked). */
+  prepare(): Promise<void>;
+  create(id: string, record: SessionRecord): Promise<boolean>;
+  destroy(id: string): Promise<void>;
+}
+
+/** An epoch file is a decimal number of a few bytes; anything larger is not one. */
+const MAX_EPOCH_BYTES = 32;
+
+export class FileUserIndex {
+  readonly #ctx: FileIndexContext;
+  readonly #root: string;
+  readonly #queue = new KeyedQueue();
+
+  constructor(context: FileIndexContext) {
+    this.#ctx = context;
+    this.#root = join(context.path, 'users');
+  }
+
+  async create(
+    id: string,
+    record: SessionRecord,
+    userId: string,
+    limit?: UserSessionLimit,
+  ): Promise<CreateForUserResult> {
+    const ctx = this.#ctx;
+    const user = this.#hash(userId);
+    const marker = join(this.#root, user, ctx.codec.fileName(id));
+    return this.#alone(user, async () => {
+      let evicted = 0;
+      if (limit) {
+        const live = await this.#live(userId, user);
+        if (live.length >= limit.max) {
+          if (limit.whenFull === 'reject') return { status: 'full' };
+          live.sort((a, b) => a[1].expiresAt - b[1].expiresAt || a[1].createdAt - b[1].createdAt);
+          for (const [victim] of live.slice(0, live.length - limit.max + 1)) {
+            await ctx.destroy(victim);
+            await unlinkQuietly(ctx.fs, join(this.#root, user, ctx.codec.fileName(victim)));
+            evicted++;
+          }
+        }
+      }
+      // The marker first: a crash in between leaves a marker without a session (pruned when
+      // read), never a session its user's listing can't see.
+      await this.#mark(marker);
+      if (!(await ctx.create(id, record))) {
+        await unlinkQuietly(ctx.fs, marker);
+        return { status: 'collision' };
+      }
+      return { status: 'created', evicted };
+    });
+  }
+
+  async list(userId: string): Promise<[string, SessionRecord][]> {
+    return this.#live(userId, this.#hash(userId));
+  }
+
+  async destroy(userId: string, exceptId?: string): Promise<number> {
+    const user = this.#hash(userId);
+    return this.#alone(user, async () => {
+      let count = 0;
+      for (const [id] of await this.#live(userId, user)) {
+        if (id === exceptId) continue;
+        await this.#ctx.destroy(id);
+        await unlinkQuietly(this.#ctx.fs, join(this.#root, user, this.#ctx.codec.fileName(id)));
+        count++;
+      }
+      return count;
+    });
+  }
+
+  async epoch(userId: string): Promise<number> {
+    const fs = this.#ctx.fs;
+    let fd: number;
+    try {
+      fd = await fs.open(this.#epochFile(this.#hash(userId)), 'r');
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return 0;
+      throw asWriteError(error);
+    }
+    try {
+      const text = (await readExactly(fs, fd, MAX_EPOCH_BYTES)).toString('utf8');
+      const epoch = /^\d{1,16}$/.test(text) ? Number(text) : 0;
+      return epoch;
+    } finally {
+      await closeQuietly(fs, fd);
+    }
+  }
+
+  async raiseEpoch(userId: string, atLeast: number): Promise<number> {
+    const user = this.#hash(userId);
+    return this.#alone(user, async () => {
+      const epoch = Math.max(await this.epoch(userId), Math.floor(atLeast));
+      const file = this.#epochFile(user);
+      const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+      const fs = this.#ctx.fs;
+      try {
+        await fs.mkdir(this.#root, { recursive: true, mode: 0o700 });
+        const fd = await fs.open(temp, 'wx', 0o600);
+        try {
+          await writeAll(fs, fd, Buffer.from(String(epoch)));
+          if (this.#ctx.io.fsync) await fs.fsync(fd);
+        } finally {
+          await closeQuietly(fs, fd);
+        }
+        await fs.rename(temp, file);
+      } catch (error) {
+        await unlinkQuietly(fs, temp);
+        throw asWriteError(error);
+      }
+      return epoch;
+    });
+  }
+
+  /** The user's live sessions; markers that lead to none are unlinked on the way. */
+  async #live(userId: string, user: string): Promise<[string, SessionRecord][]> {
+    const ctx = this.#ctx;
+    await ctx.prepare();
+    const dir = join(this.#root, user);
+    const names: string[] = [];
+    for await (const name of listNames(ctx.fs, dir)) names.push(name);
+    const now = Date.now();
+    const results = await Promise.all(names.map((name) => readSessionFile(ctx.io, name)));
+    const live: [string, SessionRecord][] = [];
+    for (const [i, result] of results.entries()) {
+      if (
+        result.state === 'ok' &&
+        result.record.expiresAt > now &&
+        boundUserOf(result.record.data) === userId
+      ) {
+        live.push([result.id, result.record]);
+      } else if (result.state !== 'corrupt') {
+        await unlinkQuietly(ctx.fs, join(dir, names[i]!));
+      }
+    }
+    return live;
+  }
+
+  async #mark(marker: string): Promise<void> {
+    const fs = this.#ctx.fs;
+    try {
+      await fs.mkdir(join(marker, '..'), { recursive: true, mode: 0o700 });
+      await closeQuietly(fs, await fs.open(marker, 'w', 0o600));
+    } catch (error) {
+      throw asWriteError(error);
+    }
+  }
+
+  /** Runs `fn` alone for this user: in-process queue, plus a lock file with multiProcess. */
+  async #alone<T>(user: string, fn: () => Promise<T>): Promise<T> {
+    const ctx = this.#ctx;
+    await ctx.prepare();
+    if (!ctx.multiProcess) return this.#queue.run(user, fn);
+    await ctx.fs.mkdir(this.#root, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
+      throw asWriteError(error);
+    });
+    return this.#queue.run(user, () =>
+      withFileLock(ctx.fs, this.#root, user, ctx.lock, fn).catch((error: unknown) => {
+        throw asWriteError(error);
+      }),
+    );
+  }
+
+  #epochFile(user: string): string {
+    return join(this.#root, `${user}.epoch`);
+  }
+
+  #hash(userId: string): string {
+    return this.#ctx.codec.fileName(`user\0${userId}`).replace(/\.json$/, '');
+  }
+}
