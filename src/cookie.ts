@@ -48,12 +48,12 @@ export class SessionCookie {
   constructor(name: unknown, options: CookieOptions = {}) {
     if (typeof name !== 'string' || !TOKEN.test(name)) {
       throw new InvalidOptionError(
-        `cookieName must be a cookie token: letters, digits and !#$%&'*+-.^_\`|~ (got ${JSON.stringify(name)})`,
+        `cookieName must be a cookie token: letters, digits and !#$%&'*+-.^_\`|~, got ${JSON.stringify(name)}`,
       );
     }
     if (options === null || typeof options !== 'object') {
       throw new InvalidOptionError(
-        `cookie must be an object of cookie attributes (got ${String(options)})`,
+        `cookie must be an object of cookie attributes, got ${String(options)}`,
       );
     }
     const {
@@ -67,17 +67,17 @@ export class SessionCookie {
     } = options;
     if (secure !== true && secure !== false && secure !== 'auto') {
       throw new InvalidOptionError(
-        `cookie.secure must be true, false or 'auto' (got ${JSON.stringify(secure)})`,
+        `cookie.secure must be true, false or 'auto', got ${JSON.stringify(secure)}`,
       );
     }
     if (typeof httpOnly !== 'boolean') {
       throw new InvalidOptionError(
-        `cookie.httpOnly must be a boolean (got ${JSON.stringify(httpOnly)})`,
+        `cookie.httpOnly must be a boolean, got ${JSON.stringify(httpOnly)}`,
       );
     }
     if (sameSite !== false && sameSite !== 'lax' && sameSite !== 'strict' && sameSite !== 'none') {
       throw new InvalidOptionError(
-        `cookie.sameSite must be 'lax', 'strict', 'none' or false (got ${JSON.stringify(sameSite)})`,
+        `cookie.sameSite must be 'lax', 'strict', 'none' or false, got ${JSON.stringify(sameSite)}`,
       );
     }
     if (sameSite === 'none' && secure === false) {
@@ -92,7 +92,7 @@ export class SessionCookie {
         !DOMAIN_VALUE.test(domain))
     ) {
       throw new InvalidOptionError(
-        `cookie.domain must be a host name such as 'example.com' (got ${JSON.stringify(domain)})`,
+        `cookie.domain must be a host name such as 'example.com', got ${JSON.stringify(domain)}`,
       );
     }
     if (
@@ -102,12 +102,12 @@ export class SessionCookie {
       !PATH_VALUE.test(path)
     ) {
       throw new InvalidOptionError(
-        `cookie.path must start with '/' and contain no ';' or control characters (got ${JSON.stringify(path)})`,
+        `cookie.path must start with '/' and contain no ';' or control characters, got ${JSON.stringify(path)}`,
       );
     }
     if (typeof partitioned !== 'boolean') {
       throw new InvalidOptionError(
-        `cookie.partitioned must be a boolean (got ${JSON.stringify(partitioned)})`,
+        `cookie.partitioned must be a boolean, got ${JSON.stringify(partitioned)}`,
       );
     }
     if (
@@ -117,7 +117,7 @@ export class SessionCookie {
       priority !== 'high'
     ) {
       throw new InvalidOptionError(
-        `cookie.priority must be 'low', 'medium' or 'high' (got ${JSON.stringify(priority)})`,
+        `cookie.priority must be 'low', 'medium' or 'high', got ${JSON.stringify(priority)}`,
       );
     }
     // RFC 6265bis §4.1.3: the prefixes are only honoured when their rules are met.

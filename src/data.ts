@@ -19,7 +19,7 @@ const MAX_KEY_LENGTH = 256;
 /** Throws unless `key` is a usable session key. */
 export function assertValidKey(key: unknown): asserts key is string {
   if (typeof key !== 'string') {
-    throw new InvalidSessionDataError(`session key must be a string (got ${typeof key})`);
+    throw new InvalidSessionDataError(`session key must be a string, got ${typeof key}`);
   }
   if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
     throw new InvalidSessionDataError(`session key must have 1 to ${MAX_KEY_LENGTH} characters`);

@@ -20,7 +20,13 @@ export type SessionErrorCode =
   | 'STORE_CLOSED'
   | 'NOT_SUPPORTED';
 
-/** Base class of every error thrown or rejected by session-store-js. */
+/** What every message of a {@link SessionError} and every warning of the library starts with. */
+const PREFIX = 'session-store-js: ';
+
+/**
+ * Base class of every error thrown or rejected by session-store-js. Its message starts with
+ * `session-store-js: ` (added here, so subclasses and callers never repeat it).
+ */
 export class SessionError extends Error {
   readonly code: SessionErrorCode;
   /** Suggested HTTP status for an app that maps errors to responses. */
@@ -31,7 +37,7 @@ export class SessionError extends Error {
     status = 500,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(PREFIX + message, options);
     this.name = new.target.name;
     this.code = code;
     this.status = status;
@@ -41,7 +47,7 @@ export class SessionError extends Error {
 /** A constructor option is missing or malformed. Thrown synchronously by constructors. */
 export class InvalidOptionError extends SessionError {
   constructor(message: string) {
-    super('INVALID_OPTION', `session-store-js: ${message}`);
+    super('INVALID_OPTION', message);
   }
 }
 
@@ -85,7 +91,7 @@ export class NoSessionMiddlewareError extends SessionError {
   constructor() {
     super(
       'NO_SESSION_MIDDLEWARE',
-      'session-store-js: this request did not pass through sessionManager.middleware(); add app.use(sessionManager.middleware()) before your routes',
+      'this request did not pass through sessionManager.middleware(); add app.use(sessionManager.middleware()) before your routes',
     );
   }
 }
@@ -153,4 +159,9 @@ export function reportBackgroundError(
   } catch {
     // A throwing handler must not turn a background failure into a crash.
   }
+}
+
+/** Emits a process warning with `code`, its message prefixed like every error's. */
+export function emitLibraryWarning(message: string, code: string): void {
+  process.emitWarning(PREFIX + message, { code });
 }

@@ -1,6 +1,7 @@
 import { SessionCookie } from './cookie.js';
 import { assertJsonValue, assertValidKey } from './data.js';
 import {
+  emitLibraryWarning,
   HeadersSentError,
   InvalidOptionError,
   SessionCollisionError,
@@ -32,6 +33,7 @@ import {
   type UserSessionInfo,
   UserSessions,
 } from './users.js';
+import { refuse } from './validate.js';
 
 /** Options of {@link SessionManager.regenerate}. */
 export interface RegenerateOptions<T> {
@@ -98,12 +100,14 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     this.maxAge = this.#options.maxAge;
     this.absoluteTimeout = this.#options.absoluteTimeout;
     this.#signer = new Signer(this.#options.secrets);
-    this.#cookie = new SessionCookie(options.cookieName ?? 'sid', options.cookie);
+    this.#cookie = new SessionCookie(this.#options.cookieName, options.cookie);
     this.cookieName = this.#cookie.name;
     if (options.store !== undefined) {
       if (!isSessionStore(options.store)) {
-        throw new InvalidOptionError(
-          'store must implement the SessionStore contract (get, create, update, touch, destroy, all, length, clear, close)',
+        refuse(
+          'store',
+          'an object implementing the SessionStore contract (get, create, update, touch, destroy, all, length, clear, close)',
+          options.store,
         );
       }
       this.store = options.store;
@@ -227,7 +231,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
   async regenerate(req: SessionRequest, options: RegenerateOptions<T> = {}): Promise<string> {
     const keep = options.keep ?? false;
     if (typeof keep !== 'boolean' && !Array.isArray(keep)) {
-      throw new InvalidOptionError('regenerate keep must be a boolean or an array of keys');
+      refuse('keep', 'true, false or an array of keys', keep);
     }
     const login = this.#loginOf(options);
     const state = this.#slot.of(req);
@@ -410,9 +414,9 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     }
     if (this.#warned) return;
     this.#warned = true;
-    process.emitWarning(
-      `session-store-js: a rolling renewal failed (${code}); requests go on with the session as loaded`,
-      { code: 'SESSION_STORE_RENEWAL_FAILED' },
+    emitLibraryWarning(
+      `a rolling renewal failed (${code}); requests go on with the session as loaded`,
+      'SESSION_STORE_RENEWAL_FAILED',
     );
   }
 

@@ -1,5 +1,5 @@
 import type { CookieOptions } from './cookie.js';
-import { InvalidOptionError } from './errors.js';
+import { emitLibraryWarning } from './errors.js';
 import type { ExpressStoreLike } from './legacy-call.js';
 import type { MigrateFromOptions } from './legacy-import.js';
 import type { SessionEvent } from './middleware.js';
@@ -9,17 +9,34 @@ import type { MemoryStoreOptions } from './stores/memory/memory-store.js';
 import type { PostgresStoreOptions } from './stores/postgres/postgres-store.js';
 import type { RedisStoreOptions } from './stores/redis/redis-store.js';
 import type { SessionStore } from './types.js';
+import {
+  boolean,
+  describeValue,
+  lifetimeMs,
+  nonNegativeMs,
+  optionalFunction,
+  positiveInteger,
+  refuse,
+} from './validate.js';
 
 /** Options of `new SessionManager(options)`. */
 export interface SessionManagerOptions<S extends SessionStore = SessionStore> {
   /**
    * Which built-in store to create: `'memory'`, `'file'`, `'redis'` or `'postgres'`. Ignored
-   * when `store` is given. Default: `'memory'`.
+   * when `store` is given.
+   * @default 'memory'
    */
   storeType?: 'memory' | 'file' | 'redis' | 'postgres';
-  /** Options of the built-in store chosen by `storeType`. Default: `{}`. */
+  /**
+   * Options of the built-in store chosen by `storeType`. Its lifetime bound (`maxAge` / `ttl`)
+   * defaults to the manager's `maxAge`.
+   * @default {}
+   */
   storeOptions?: MemoryStoreOptions | FileStoreOptions | RedisStoreOptions | PostgresStoreOptions;
-  /** A store instance (any implementation of `SessionStore`); takes precedence over `storeType`. */
+  /**
+   * A store instance (any implementation of `SessionStore`); takes precedence over `storeType`.
+   * @default undefined (the manager builds the store named by `storeType`)
+   */
   store?: S;
   /**
    * Signs the cookie: a string, a Buffer, or an array of them — the first signs, every one
@@ -27,37 +44,52 @@ export interface SessionManagerOptions<S extends SessionStore = SessionStore> {
    * `NODE_ENV=production` a secret shorter than 32 characters is refused; elsewhere it warns.
    */
   secret: Secret | readonly Secret[];
-  /** Name of the session cookie. Default: `'sid'` (a generic name, as OWASP advises). */
+  /**
+   * Name of the session cookie: a generic name, as OWASP advises, so it does not reveal the
+   * framework.
+   * @default 'sid'
+   */
   cookieName?: string;
   /**
    * Idle lifetime in ms: a session not renewed (by `set`, `touch` or rolling) for this long
-   * expires. Also the cookie's `Expires`. Default: 86 400 000 (24 hours).
+   * expires. Also the cookie's `Expires`. At most ten years.
+   * @default 86400000 (24 hours)
    */
   maxAge?: number;
   /**
    * Absolute lifetime cap in ms from the session's creation, whatever the activity (OWASP's
-   * "absolute timeout"); `regenerate` starts a new lifetime. Default: none.
+   * "absolute timeout"); `regenerate` starts a new lifetime.
+   * @default undefined (no cap)
    */
   absoluteTimeout?: number;
   /**
    * Renew the idle lifetime of a session when a request merely loads it, not only on
-   * `set`/`touch`, so active readers stay logged in. Throttled by `touchAfter`. Default: `true`.
+   * `set`/`touch`, so active readers stay logged in. Throttled by `touchAfter`.
+   * @default true
    */
   rolling?: boolean;
   /**
    * With `rolling`, a loaded session is renewed (one store `touch` and a fresh cookie) only when
    * that extends its expiry by at least this many ms — at most one store write per session per
-   * `touchAfter` for read-only traffic. Default: `min(60 000, maxAge / 10)`.
+   * `touchAfter` for read-only traffic.
+   * @default min(60000, maxAge / 10)
    */
   touchAfter?: number;
-  /** Attributes of the session cookie. Default: `{ httpOnly: true, sameSite: 'lax', secure: 'auto', path: '/' }`. */
+  /**
+   * Attributes of the session cookie.
+   * @default { httpOnly: true, sameSite: 'lax', secure: 'auto', path: '/' }
+   */
   cookie?: CookieOptions;
-  /** Largest value `set` accepts, in bytes of JSON. Default: 262 144 (256 KiB). */
+  /**
+   * Largest value `set` accepts, in bytes of JSON: an integer from 1 to 2^30.
+   * @default 262144 (256 KiB)
+   */
   maxValueBytes?: number;
   /**
    * Receives detection events — `invalid-signature`, `unknown-session`, `duplicate-cookie` —
    * to count or alert on (guessing, tampering, cookie tossing). Events carry no id or cookie
-   * value. Called synchronously; errors it throws are ignored. Default: none.
+   * value. Called synchronously; errors it throws are ignored.
+   * @default undefined (no events)
    */
   onEvent?: (event: SessionEvent) => void;
   /**
@@ -76,14 +108,29 @@ export interface SessionManagerOptions<S extends SessionStore = SessionStore> {
    * nobody out (keep its `secret` and use `cookieName: 'connect.sid'`). A correctly signed id the
    * store lacks is read once from this store, created here (insert-if-absent) and removed there
    * in the same step; a failure of this store answers 503, never "logged out". Give the store, or
-   * `{ store, timeout, ttl, onError }`. Default: none.
+   * `{ store, timeout, ttl, onError }`.
+   * @default undefined (no migration)
    */
   migrateFrom?: ExpressStoreLike | MigrateFromOptions;
+}
+
+/** The defaults of {@link SessionManagerOptions}: the one place each is written. */
+export const MANAGER_DEFAULTS = {
+  cookieName: 'sid',
+  maxAge: 86_400_000,
+  rolling: true,
+  maxValueBytes: 262_144,
+} as const;
+
+/** `touchAfter` when none is given: a tenth of the idle lifetime, at most one minute. */
+export function defaultTouchAfter(maxAge: number): number {
+  return Math.min(60_000, maxAge / 10);
 }
 
 /** The options after validation, with every default applied. */
 export interface ResolvedOptions {
   secrets: Secret[];
+  cookieName: string;
   maxAge: number;
   absoluteTimeout: number | undefined;
   rolling: boolean;
@@ -93,70 +140,66 @@ export interface ResolvedOptions {
 }
 
 const MIN_SECRET_LENGTH = 32;
+/** Larger than any session a store should hold; a bigger limit is a unit mistake. */
+const MAX_VALUE_BYTES = 2 ** 30;
 let warnedWeakSecret = false;
 
 export function resolveOptions(options: SessionManagerOptions<SessionStore>): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
-    throw new InvalidOptionError(
-      `options must be an object such as { secret: '…' } (got ${String(options)})`,
-    );
+    refuse('options', "an object such as { secret: '…' }", options);
   }
-  const maxAge = lifetime('maxAge', options.maxAge, 86_400_000);
-  const absoluteTimeout =
-    options.absoluteTimeout === undefined
-      ? undefined
-      : lifetime('absoluteTimeout', options.absoluteTimeout, 0);
-  const rolling = options.rolling ?? true;
-  if (typeof rolling !== 'boolean') {
-    throw new InvalidOptionError(`rolling must be a boolean (got ${JSON.stringify(rolling)})`);
-  }
-  const touchAfter =
-    options.touchAfter === undefined
-      ? Math.min(60_000, maxAge / 10)
-      : nonNegative('touchAfter', options.touchAfter);
-  const maxValueBytes =
-    options.maxValueBytes === undefined
-      ? 262_144
-      : duration('maxValueBytes', options.maxValueBytes, 0);
-  const onEvent = options.onEvent;
-  if (onEvent !== undefined && typeof onEvent !== 'function') {
-    throw new InvalidOptionError(`onEvent must be a function (got ${typeof onEvent})`);
-  }
+  const maxAge = lifetimeMs('maxAge', options.maxAge, MANAGER_DEFAULTS.maxAge);
   return {
     secrets: resolveSecrets(options.secret),
+    cookieName: options.cookieName ?? MANAGER_DEFAULTS.cookieName,
     maxAge,
-    absoluteTimeout,
-    rolling,
-    touchAfter,
-    maxValueBytes,
-    onEvent,
+    absoluteTimeout: lifetimeMs('absoluteTimeout', options.absoluteTimeout, undefined),
+    rolling: boolean('rolling', options.rolling, MANAGER_DEFAULTS.rolling),
+    touchAfter: nonNegativeMs('touchAfter', options.touchAfter, defaultTouchAfter(maxAge)),
+    maxValueBytes: positiveInteger(
+      'maxValueBytes',
+      options.maxValueBytes,
+      MANAGER_DEFAULTS.maxValueBytes,
+      MAX_VALUE_BYTES,
+      'bytes',
+    ),
+    onEvent: optionalFunction('onEvent', options.onEvent),
   };
 }
+
+const GENERATE_SECRET =
+  "generate one with: node -e \"console.log(require('crypto').randomBytes(32).toString('base64url'))\"";
 
 function resolveSecrets(secret: unknown): Secret[] {
   const list = Array.isArray(secret) ? [...secret] : [secret];
   if (list.length === 0) {
-    throw new InvalidOptionError(
-      'secret must not be an empty array; give at least one secret string',
-    );
+    refuse('secret', `at least one secret string; ${GENERATE_SECRET}`, secret, 'an empty array');
   }
   for (const item of list) {
     if (!(typeof item === 'string' || Buffer.isBuffer(item)) || item.length === 0) {
-      throw new InvalidOptionError(
-        `secret is required: a non-empty string or Buffer, or an array of them (got ${describe(item)}); generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`,
+      // Never echo a secret: only its kind.
+      const shown = item === '' ? 'an empty string' : describeKind(item);
+      refuse(
+        'secret',
+        `a non-empty string or Buffer, or an array of them (${GENERATE_SECRET})`,
+        item,
+        shown,
       );
     }
     if (item.length < MIN_SECRET_LENGTH) {
       if (process.env.NODE_ENV === 'production') {
-        throw new InvalidOptionError(
-          `secret must have at least ${MIN_SECRET_LENGTH} characters in production (got ${item.length})`,
+        refuse(
+          'secret',
+          `at least ${MIN_SECRET_LENGTH} characters in production`,
+          item,
+          `${item.length}`,
         );
       }
       if (!warnedWeakSecret) {
         warnedWeakSecret = true;
-        process.emitWarning(
-          `session-store-js: a secret shorter than ${MIN_SECRET_LENGTH} characters is refused under NODE_ENV=production`,
-          { code: 'SESSION_STORE_WEAK_SECRET' },
+        emitLibraryWarning(
+          `a secret shorter than ${MIN_SECRET_LENGTH} characters is refused under NODE_ENV=production`,
+          'SESSION_STORE_WEAK_SECRET',
         );
       }
     }
@@ -164,40 +207,9 @@ function resolveSecrets(secret: unknown): Secret[] {
   return list as Secret[];
 }
 
-function describe(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'string') return 'an empty string';
-  return typeof value;
-}
-
-function duration(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(
-      `${name} must be a positive number (got ${JSON.stringify(value)})`,
-    );
-  }
-  return value;
-}
-
-/** Ten years: far beyond any browser's cookie cap (400 days), far inside the Date range. */
-const MAX_LIFETIME_MS = 315_360_000_000;
-
-function lifetime(name: string, value: unknown, fallback: number): number {
-  const ms = duration(name, value, fallback);
-  if (ms > MAX_LIFETIME_MS) {
-    throw new InvalidOptionError(
-      `${name} must be at most ${MAX_LIFETIME_MS} ms (ten years) (got ${ms})`,
-    );
-  }
-  return ms;
-}
-
-function nonNegative(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidOptionError(
-      `${name} must be a number of milliseconds, 0 or more (got ${JSON.stringify(value)})`,
-    );
-  }
-  return value;
+/** What a refused secret was, without its content. */
+function describeKind(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Buffer.isBuffer(value)) return 'an empty Buffer';
+  return typeof value === 'object' ? describeValue(value) : `a ${typeof value}`;
 }

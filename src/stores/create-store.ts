@@ -1,9 +1,12 @@
-import { InvalidOptionError } from '../errors.js';
 import type { SessionStore } from '../types.js';
+import { optionsObject, refuse } from '../validate.js';
 import { FileStore, type FileStoreOptions } from './file/file-store.js';
 import { MemoryStore, type MemoryStoreOptions } from './memory/memory-store.js';
 import { PostgresStore, type PostgresStoreOptions } from './postgres/postgres-store.js';
 import { RedisStore, type RedisStoreOptions } from './redis/redis-store.js';
+
+/** The store built when the manager is given neither `store` nor `storeType`. */
+export const DEFAULT_STORE_TYPE = 'memory';
 
 /**
  * Builds the store named by `storeType`. The store's own lifetime bound defaults to the
@@ -16,12 +19,9 @@ export function createStore(
   storeOptions: unknown,
   maxAge: number,
 ): SessionStore {
-  const options = storeOptions ?? {};
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError(`storeOptions must be an object (got ${String(storeOptions)})`);
-  }
+  const options = optionsObject('storeOptions', (storeOptions ?? undefined) as object | undefined);
   const ttl = Math.ceil(maxAge / 1000);
-  switch (storeType ?? 'memory') {
+  switch (storeType ?? DEFAULT_STORE_TYPE) {
     case 'memory':
       return new MemoryStore({ maxAge, ...(options as MemoryStoreOptions) });
     case 'file':
@@ -31,8 +31,10 @@ export function createStore(
     case 'postgres':
       return new PostgresStore({ ttl, ...(options as PostgresStoreOptions) });
     default:
-      throw new InvalidOptionError(
-        `storeType must be 'memory', 'file', 'redis' or 'postgres', or pass a store instance as \`store\` (got ${JSON.stringify(storeType)})`,
+      refuse(
+        'storeType',
+        "'memory', 'file', 'redis' or 'postgres' (or pass a store instance as `store`)",
+        storeType,
       );
   }
 }

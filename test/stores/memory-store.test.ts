@@ -12,6 +12,7 @@ import { InvalidOptionError, StoreClosedError, StoreFullError } from '../../src/
 import { generateSessionId } from '../../src/id.js';
 import { MemoryStore, type MemoryStoreOptions } from '../../src/stores/memory/memory-store.js';
 import { HOUR, record } from '../helpers/records.js';
+import { assertRefused } from '../helpers/refusal.js';
 
 /** A store without background timers (the tests drive cleanup themselves). */
 function quietStore(options: MemoryStoreOptions = {}): MemoryStore {
@@ -401,34 +402,35 @@ describe('MemoryStore: options', () => {
     await store.close();
   });
 
-  const bad: [string, unknown][] = [
-    ['null options', null],
-    ['string options', 'fast'],
-    ['maxAge 0', { maxAge: 0 }],
-    ['maxAge negative', { maxAge: -1 }],
-    ['maxAge NaN', { maxAge: Number.NaN }],
-    ['maxAge as string', { maxAge: '1000' }],
-    ['cleanupInterval negative', { cleanupInterval: -1 }],
-    ['cleanupInterval NaN', { cleanupInterval: Number.NaN }],
-    ['cleanupInterval Infinity', { cleanupInterval: Number.POSITIVE_INFINITY }],
-    ['cleanupInterval as string', { cleanupInterval: '60000' }],
-    ['indexInterval negative', { indexInterval: -5 }],
-    ['indexInterval as string', { indexInterval: '1' }],
-    ['maxSessions 0', { maxSessions: 0 }],
-    ['maxSessions negative', { maxSessions: -10 }],
-    ['maxSessions as string', { maxSessions: '10' }],
-    ['whenFull unknown', { whenFull: 'lru' }],
-    ['onError not a function', { onError: 'log' }],
+  const bad: [string, unknown, string][] = [
+    ['null options', null, 'MemoryStore options'],
+    ['string options', 'fast', 'MemoryStore options'],
+    ['maxAge 0', { maxAge: 0 }, 'maxAge'],
+    ['maxAge negative', { maxAge: -1 }, 'maxAge'],
+    ['maxAge NaN', { maxAge: Number.NaN }, 'maxAge'],
+    [
+      'maxAge Infinity, which the manager refuses too',
+      { maxAge: Number.POSITIVE_INFINITY },
+      'maxAge',
+    ],
+    ['maxAge over ten years', { maxAge: 315_360_000_001 }, 'maxAge'],
+    ['maxAge as string', { maxAge: '1000' }, 'maxAge'],
+    ['cleanupInterval negative', { cleanupInterval: -1 }, 'cleanupInterval'],
+    ['cleanupInterval NaN', { cleanupInterval: Number.NaN }, 'cleanupInterval'],
+    ['cleanupInterval Infinity', { cleanupInterval: Number.POSITIVE_INFINITY }, 'cleanupInterval'],
+    ['cleanupInterval as string', { cleanupInterval: '60000' }, 'cleanupInterval'],
+    ['indexInterval negative', { indexInterval: -5 }, 'indexInterval'],
+    ['indexInterval as string', { indexInterval: '1' }, 'indexInterval'],
+    ['maxSessions 0', { maxSessions: 0 }, 'maxSessions'],
+    ['maxSessions negative', { maxSessions: -10 }, 'maxSessions'],
+    ['maxSessions fractional', { maxSessions: 1.5 }, 'maxSessions'],
+    ['maxSessions as string', { maxSessions: '10' }, 'maxSessions'],
+    ['whenFull unknown', { whenFull: 'lru' }, 'whenFull'],
+    ['onError not a function', { onError: 'log' }, 'onError'],
   ];
-  for (const [name, options] of bad) {
-    it(`rejects ${name} with InvalidOptionError`, () => {
-      assert.throws(
-        () => new MemoryStore(options as MemoryStoreOptions),
-        (error: unknown) =>
-          error instanceof InvalidOptionError &&
-          error.code === 'INVALID_OPTION' &&
-          error.message.startsWith('session-store-js: '),
-      );
+  for (const [name, options, option] of bad) {
+    it(`rejects ${name} with an InvalidOptionError naming ${option}`, () => {
+      assertRefused(() => new MemoryStore(options as MemoryStoreOptions), option);
     });
   }
 });

@@ -89,7 +89,7 @@ async function visit(target: SweepTarget, name: string, now: number): Promise<bo
     const code = errorCode(error);
     if (code !== 'ENOENT') {
       target.onError(
-        new Error(`session-store-js: FileStore cleanup failed on one file (${code ?? error})`, {
+        new Error(`FileStore cleanup failed on one file (${code ?? error})`, {
           cause: error,
         }),
       );

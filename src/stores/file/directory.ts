@@ -6,7 +6,7 @@
  * umask (0755) should get a working, private store — with a process warning when it was
  * group- or world-accessible.
  */
-import { InvalidOptionError, StoreUnavailableError } from '../../errors.js';
+import { emitLibraryWarning, InvalidOptionError, StoreUnavailableError } from '../../errors.js';
 import { errorCode, type FileStoreFs } from './fs.js';
 
 /** Creates (if needed) and checks the directory `path`. */
@@ -17,7 +17,7 @@ export async function prepareDirectory(
 ): Promise<void> {
   const fail = (what: string, error: unknown) =>
     new StoreUnavailableError(
-      `session-store-js: could not ${what} the FileStore directory ${path} (${errorCode(error) ?? error})`,
+      `could not ${what} the FileStore directory ${path} (${errorCode(error) ?? error})`,
       { cause: error },
     );
   try {
@@ -34,13 +34,13 @@ export async function prepareDirectory(
   const where = JSON.stringify(path);
   if (stat.isSymbolicLink()) {
     throw new InvalidOptionError(
-      `path must be a real directory, not a symbolic link (got ${where})`,
+      `path must be a real directory, not a symbolic link, got ${where}`,
     );
   }
-  if (!stat.isDirectory()) throw new InvalidOptionError(`path must be a directory (got ${where})`);
+  if (!stat.isDirectory()) throw new InvalidOptionError(`path must be a directory, got ${where}`);
   if (uid !== undefined && stat.uid !== uid) {
     throw new InvalidOptionError(
-      `path must be a directory owned by this process's user, uid ${uid} (got ${where}, owned by uid ${stat.uid})`,
+      `path must be a directory owned by this process's user, uid ${uid}, got ${where}, owned by uid ${stat.uid}`,
     );
   }
   if ((stat.mode & 0o777) === 0o700) return;
@@ -50,9 +50,9 @@ export async function prepareDirectory(
     throw fail('chmod', error);
   }
   if (stat.mode & 0o077) {
-    process.emitWarning(
-      `session-store-js: FileStore directory ${where} was accessible to other users; its mode is now 0700`,
-      { code: 'SESSION_STORE_DIRECTORY_MODE' },
+    emitLibraryWarning(
+      `FileStore directory ${where} was accessible to other users; its mode is now 0700`,
+      'SESSION_STORE_DIRECTORY_MODE',
     );
   }
 }

@@ -236,12 +236,9 @@ export class FileStore implements SessionStore, UserIndexStore {
     const errors: Error[] = [];
     await this.#sweep(true, (error) => errors.push(error));
     if (errors.length > 0) {
-      throw new StoreWriteError(
-        `session-store-js: clear() could not remove ${errors.length} file(s)`,
-        {
-          cause: errors[0],
-        },
-      );
+      throw new StoreWriteError(`clear() could not remove ${errors.length} file(s)`, {
+        cause: errors[0],
+      });
     }
   }
 
@@ -424,7 +421,7 @@ export class FileStore implements SessionStore, UserIndexStore {
   /** Under the lock: moves an invalid file aside and reports it. */
   async #moveAside(name: string, reason: string): Promise<void> {
     if (!(await moveAside(this.#io, name))) return;
-    const message = `session-store-js: FileStore moved an invalid session file aside to ${name}.corrupt (${reason})`;
+    const message = `FileStore moved an invalid session file aside to ${name}.corrupt (${reason})`;
     reportBackgroundError(this.#onError, new Error(message));
   }
 
@@ -469,8 +466,6 @@ export class FileStore implements SessionStore, UserIndexStore {
 
 function checkTime(time: number): void {
   if (!isTime(time)) {
-    throw new InvalidSessionDataError(
-      'session-store-js: session times must be finite, non-negative numbers of ms',
-    );
+    throw new InvalidSessionDataError('session times must be finite, non-negative numbers of ms');
   }
 }

@@ -195,7 +195,7 @@ export async function* listNames(fs: FileStoreFs, dir: string): AsyncGenerator<s
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return;
     throw new StoreUnavailableError(
-      `session-store-js: could not list the FileStore directory (${errorCode(error) ?? error})`,
+      `could not list the FileStore directory (${errorCode(error) ?? error})`,
       { cause: error },
     );
   }

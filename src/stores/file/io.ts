@@ -66,7 +66,7 @@ function corrupt(reason: string): ReadResult {
 
 function readError(error: unknown): StoreUnavailableError {
   return new StoreUnavailableError(
-    `session-store-js: could not read a session file (${errorCode(error) ?? String(error)})`,
+    `could not read a session file (${errorCode(error) ?? String(error)})`,
     { cause: error },
   );
 }
@@ -266,7 +266,7 @@ export async function moveAside(ctx: FileIoContext, name: string): Promise<boole
 export function asWriteError(error: unknown): SessionError {
   if (error instanceof SessionError) return error;
   return new StoreWriteError(
-    `session-store-js: could not write a session file (${errorCode(error) ?? String(error)})`,
+    `could not write a session file (${errorCode(error) ?? String(error)})`,
     { cause: error },
   );
 }

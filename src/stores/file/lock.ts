@@ -123,7 +123,7 @@ async function acquire(
     }
     if (await breakIfStale(fs, dir, lockPath, options.staleMs)) continue;
     if (Date.now() >= deadline) {
-      throw new StoreUnavailableError('session-store-js: timed out waiting for a session lock');
+      throw new StoreUnavailableError('timed out waiting for a session lock');
     }
     await sleep(delay * (0.5 + Math.random()));
     delay = Math.min(delay * 2, 32);

@@ -1,9 +1,4 @@
-import {
-  InvalidOptionError,
-  reportBackgroundError,
-  StoreClosedError,
-  StoreFullError,
-} from '../../errors.js';
+import { reportBackgroundError, StoreClosedError, StoreFullError } from '../../errors.js';
 import { assertValidSessionId } from '../../id.js';
 import type {
   BackgroundErrorHandler,
@@ -16,31 +11,10 @@ import type {
   UserSessionLimit,
 } from '../../types.js';
 import { ExpiryHeap, type HeapEntry } from './expiry-heap.js';
+import { type MemoryStoreOptions, resolveMemoryStoreOptions } from './options.js';
 import { UserSets } from './user-index.js';
 
-/** Options of {@link MemoryStore}. */
-export interface MemoryStoreOptions {
-  /**
-   * Longest time (ms) a session is kept after its last write; the store clamps every expiry to
-   * it. Default: the manager's `maxAge`, or 86 400 000 (one day) for a store built by hand.
-   */
-  maxAge?: number;
-  /** How often (ms) expired sessions are removed. `0` disables the timer. Default: 60 000. */
-  cleanupInterval?: number;
-  /** How often (ms) the expiration index is rebuilt and compacted. `0` disables. Default: 600 000. */
-  indexInterval?: number;
-  /** Most sessions held at once; see `whenFull`. Default: 100 000. */
-  maxSessions?: number;
-  /**
-   * What creating a session does when `maxSessions` are held. `'evict-oldest'` removes the
-   * session that expires soonest — the one idle the longest — and creates the new one;
-   * `'reject'` refuses the new session with `StoreFullError` (code `STORE_FULL`) and keeps every
-   * existing one, so a flood of new visitors can't log anybody out. Default: `'evict-oldest'`.
-   */
-  whenFull?: 'evict-oldest' | 'reject';
-  /** Receives errors from the background timers. Default: `process.emitWarning`. */
-  onError?: BackgroundErrorHandler;
-}
+export type { MemoryStoreOptions } from './options.js';
 
 /**
  * One session. A class, so every entry has one fixed shape with in-object fields (no dictionary,
@@ -99,26 +73,13 @@ export class MemoryStore implements SessionStore, UserIndexStore {
   #closed = false;
 
   constructor(options: MemoryStoreOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidOptionError(
-        `MemoryStore options must be an object (got ${String(options)})`,
-      );
-    }
-    this.maxAge = positive('maxAge', options.maxAge, 86_400_000);
-    this.cleanupInterval = nonNegative('cleanupInterval', options.cleanupInterval, 60_000);
-    this.indexInterval = nonNegative('indexInterval', options.indexInterval, 600_000);
-    this.maxSessions = positive('maxSessions', options.maxSessions, 100_000);
-    const whenFull = options.whenFull ?? 'evict-oldest';
-    if (whenFull !== 'evict-oldest' && whenFull !== 'reject') {
-      throw new InvalidOptionError(
-        `whenFull must be 'evict-oldest' or 'reject' (got ${JSON.stringify(whenFull)})`,
-      );
-    }
-    this.whenFull = whenFull;
-    if (options.onError !== undefined && typeof options.onError !== 'function') {
-      throw new InvalidOptionError('onError must be a function');
-    }
-    this.#onError = options.onError;
+    const resolved = resolveMemoryStoreOptions(options);
+    this.maxAge = resolved.maxAge;
+    this.cleanupInterval = resolved.cleanupInterval;
+    this.indexInterval = resolved.indexInterval;
+    this.maxSessions = resolved.maxSessions;
+    this.whenFull = resolved.whenFull;
+    this.#onError = resolved.onError;
     if (this.cleanupInterval > 0) this.startCleanup();
     if (this.indexInterval > 0) this.startIndexRebuild();
   }
@@ -422,27 +383,4 @@ function unsetField(entry: Entry, key: string): void {
     }
   }
   if (more?.length === 0) entry.more = undefined;
-}
-
-function positive(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value > 0)) {
-    throw new InvalidOptionError(
-      `${name} must be a positive number (got ${JSON.stringify(value)})`,
-    );
-  }
-  return value;
-}
-
-/** Node turns a timer delay over 2^31 - 1 ms into 1 ms, which would make a busy loop. */
-const MAX_TIMER_MS = 2_147_483_647;
-
-function nonNegative(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value >= 0) || value > MAX_TIMER_MS) {
-    throw new InvalidOptionError(
-      `${name} must be a number of milliseconds from 0 to ${MAX_TIMER_MS} (got ${JSON.stringify(value)})`,
-    );
-  }
-  return value;
 }

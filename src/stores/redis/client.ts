@@ -130,9 +130,7 @@ export function createCommander(
 
 /** A cluster client that knows no master yet (not connected): listing would silently miss keys. */
 function noMasters(): StoreUnavailableError {
-  return new StoreUnavailableError(
-    'session-store-js: the Redis Cluster client knows no master node yet',
-  );
+  return new StoreUnavailableError('the Redis Cluster client knows no master node yet');
 }
 
 /** Runs `thunk` under {@link withTimeout}; a synchronous throw becomes a rejection too. */
@@ -156,9 +154,7 @@ export function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       reject(
-        new StoreUnavailableError(
-          `session-store-js: Redis did not answer within ${timeoutMs} ms (commandTimeout)`,
-        ),
+        new StoreUnavailableError(`Redis did not answer within ${timeoutMs} ms (commandTimeout)`),
       );
     }, timeoutMs);
     promise.then(
@@ -191,7 +187,7 @@ export function isReplyError(error: unknown, code?: string): error is Error {
 function unavailable(error: unknown): StoreUnavailableError {
   if (error instanceof StoreUnavailableError) return error;
   const reason = error instanceof Error ? error.message : String(error);
-  return new StoreUnavailableError(`session-store-js: Redis is unavailable (${reason})`, {
+  return new StoreUnavailableError(`Redis is unavailable (${reason})`, {
     cause: error,
   });
 }
@@ -205,14 +201,11 @@ export function toStoreError(error: unknown): Error {
   if (!isReplyError(error)) return unavailable(error);
   const code = error.message.split(' ', 1)[0] ?? 'ERR';
   if (code === 'OOM') {
-    return new StoreWriteError(
-      'session-store-js: Redis refused the write (OOM, maxmemory reached)',
-      {
-        cause: error,
-      },
-    );
+    return new StoreWriteError('Redis refused the write (OOM, maxmemory reached)', {
+      cause: error,
+    });
   }
-  return new StoreUnavailableError(`session-store-js: Redis replied with an error (${code})`, {
+  return new StoreUnavailableError(`Redis replied with an error (${code})`, {
     cause: error,
   });
 }

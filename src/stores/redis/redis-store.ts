@@ -6,7 +6,7 @@
  * concurrent writes of different keys never clobber each other. Expiry is `PEXPIREAT e`. `create`/`update`/`touch` are
  * Lua scripts (redis-scripts.ts); every command touches one key, so Redis Cluster works as is.
  */
-import { InvalidOptionError, reportBackgroundError, StoreClosedError } from '../../errors.js';
+import { reportBackgroundError, StoreClosedError } from '../../errors.js';
 import { assertValidSessionId, isValidSessionId } from '../../id.js';
 import type {
   BackgroundErrorHandler,
@@ -19,9 +19,7 @@ import type {
 } from '../../types.js';
 import {
   createCommander,
-  detectFlavour,
   isReplyError,
-  type RedisClientLike,
   type RedisCommander,
   toStoreError,
   withTimeout,
@@ -34,6 +32,7 @@ import {
   parseScanReply,
   pushFields,
 } from './codec.js';
+import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
 import { CREATE, runScript, TOUCH, UPDATE } from './scripts.js';
 import { type OwnedClient, openUrlClient } from './url.js';
 import { RedisUserIndex } from './user-index.js';
@@ -44,58 +43,7 @@ export type {
   NodeRedisClusterLike,
   RedisClientLike,
 } from './client.js';
-
-/** Options of {@link RedisStore}. Give exactly one of `client` and `url`. */
-export interface RedisStoreOptions {
-  /**
-   * Type: a node-redis v4/v5 client or cluster (`createClient()`, `createCluster()`), or an
-   * ioredis `Redis` or `Cluster`, connected by the application. Default: none.
-   * The store never connects or closes it (`close()` leaves it open) and adds no listeners:
-   * the application owns its `error` handling. Create it with the offline queue disabled
-   * (node-redis `disableOfflineQueue: true`; ioredis `enableOfflineQueue: false`), otherwise a
-   * command that timed out may still run after Redis comes back.
-   */
-  client?: RedisClientLike;
-  /**
-   * Type: `string` (`redis://…` or `rediss://…`). Default: none.
-   * Instead of `client`: the store imports the optional `redis` package on first use, creates a
-   * node-redis client with the offline queue disabled and a capped reconnect back-off, owns it
-   * and closes it in `close()`. Errors of that client go to `onError`, once per outage.
-   */
-  url?: string;
-  /**
-   * Type: `string`, non-empty. Default: `'sess:'`.
-   * Prepended to every key. `all`, `length` and `clear` touch only keys that start with it and
-   * end with a valid session id. Two stores must not use prefixes where one starts with the other.
-   */
-  prefix?: string;
-  /**
-   * Type: `number` (ms, integer ≥ 1). Default: `2000`.
-   * Upper bound on every Redis command. On timeout, or while the client is disconnected, a method
-   * rejects with `StoreUnavailableError` (code `STORE_UNAVAILABLE`) instead of hanging.
-   */
-  commandTimeout?: number;
-  /** Type: `number` (integer ≥ 1). Default: `100`. The `COUNT` hint of each `SCAN` step. */
-  scanCount?: number;
-  /**
-   * Type: `number` (seconds, > 0). Default: `86400`.
-   * Upper bound on a session's lifetime after its last write: an `expiresAt` further away than
-   * `now + ttl` is clamped, so a clock or caller error can't park a key in Redis for years.
-   * The manager passes its `maxAge / 1000`.
-   */
-  ttl?: number;
-  /**
-   * Type: `(error: Error) => void`. Default: `process.emitWarning`.
-   * Receives what has no caller to reject: unreadable session keys met by `get`/`all` (read as
-   * "no session"), and connection errors of the client the store owns (`url`).
-   */
-  onError?: BackgroundErrorHandler;
-}
-
-const DEFAULT_PREFIX = 'sess:';
-const DEFAULT_TIMEOUT = 2000;
-const DEFAULT_SCAN_COUNT = 100;
-const DEFAULT_TTL = 86_400;
+export type { RedisStoreOptions } from './options.js';
 
 /** A Redis-backed {@link SessionStore}. */
 export class RedisStore implements SessionStore, UserIndexStore {
@@ -113,59 +61,16 @@ export class RedisStore implements SessionStore, UserIndexStore {
   readonly #users: RedisUserIndex;
 
   constructor(options: RedisStoreOptions) {
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidOptionError(
-        `RedisStore options must be an object with a client (got ${describe(options)})`,
-      );
-    }
-    const { client, url } = options;
-    if ((client === undefined) === (url === undefined)) {
-      throw new InvalidOptionError(
-        'RedisStore needs exactly one of client (a connected node-redis or ioredis client) and url',
-      );
-    }
-    this.prefix = options.prefix ?? DEFAULT_PREFIX;
-    if (typeof this.prefix !== 'string' || this.prefix.length === 0 || this.prefix.length > 256) {
-      throw new InvalidOptionError(
-        `prefix must be a non-empty string of at most 256 characters (got ${describe(options.prefix)})`,
-      );
-    }
-    this.commandTimeout = options.commandTimeout ?? DEFAULT_TIMEOUT;
-    if (!isIntegerIn(this.commandTimeout, 1, 2_147_483_647)) {
-      throw new InvalidOptionError(
-        `commandTimeout must be an integer number of milliseconds ≥ 1 (got ${describe(options.commandTimeout)})`,
-      );
-    }
-    this.scanCount = options.scanCount ?? DEFAULT_SCAN_COUNT;
-    if (!isIntegerIn(this.scanCount, 1, 1_000_000)) {
-      throw new InvalidOptionError(
-        `scanCount must be an integer between 1 and 1000000 (got ${describe(options.scanCount)})`,
-      );
-    }
-    this.ttl = options.ttl ?? DEFAULT_TTL;
-    if (typeof this.ttl !== 'number' || !Number.isFinite(this.ttl) || this.ttl <= 0) {
-      throw new InvalidOptionError(
-        `ttl must be a positive number of seconds (got ${describe(options.ttl)})`,
-      );
-    }
-    if (options.onError !== undefined && typeof options.onError !== 'function') {
-      throw new InvalidOptionError(`onError must be a function (got ${describe(options.onError)})`);
-    }
-    this.#onError = options.onError;
-    if (client !== undefined) {
-      const flavour = detectFlavour(client);
-      if (!flavour) {
-        throw new InvalidOptionError(
-          `client must be a node-redis client or cluster (sendCommand) or an ioredis client or cluster (call) (got ${describe(client)})`,
-        );
-      }
-      this.#cmd = createCommander(client, flavour, this.commandTimeout);
-    } else if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
-      throw new InvalidOptionError(
-        `url must be a string starting with redis:// or rediss:// (got ${describe(typeof url === 'string' ? '<a string>' : url)})`,
-      );
+    const resolved = resolveRedisStoreOptions(options);
+    this.prefix = resolved.prefix;
+    this.commandTimeout = resolved.commandTimeout;
+    this.scanCount = resolved.scanCount;
+    this.ttl = resolved.ttl;
+    this.#onError = resolved.onError;
+    if ('client' in resolved) {
+      this.#cmd = createCommander(resolved.client, resolved.flavour, this.commandTimeout);
     } else {
-      this.#url = url;
+      this.#url = resolved.url;
     }
     this.#pattern = `${escapeGlob(this.prefix)}*`;
     this.#users = new RedisUserIndex({
@@ -384,24 +289,8 @@ export class RedisStore implements SessionStore, UserIndexStore {
   #unreadable(what: string): undefined {
     reportBackgroundError(
       this.#onError,
-      new Error(`session-store-js: a Redis key under the prefix ${what}; read as no session`),
+      new Error(`RedisStore: a key under the prefix ${what}; read as no session`),
     );
     return undefined;
   }
-}
-
-function isIntegerIn(value: unknown, min: number, max: number): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'string')
-    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'undefined') {
-    return String(value);
-  }
-  if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return 'an array';
-  return `an object${value && typeof value === 'object' && value.constructor?.name ? ` (${value.constructor.name})` : ''}`;
 }
