@@ -94,13 +94,15 @@ export interface SessionManagerOptions<S extends SessionStore = SessionStore> {
   onEvent?: (event: SessionEvent) => void;
   /**
    * Most live sessions one user may have (see `regenerate({ user })`); a login beyond it is
-   * handled by `whenUserFull`. Needs a store with the user index. Default: no limit.
+   * handled by `whenUserFull`. Needs a store with the user index. An integer, 1 or more.
+   * @default undefined (no limit)
    */
   maxSessionsPerUser?: number;
   /**
    * A login of a user at `maxSessionsPerUser`: `'evict-oldest'` destroys that user's session
    * expiring soonest (the one idle the longest); `'reject'` refuses the login with
-   * `StoreFullError` (code `STORE_FULL`). Default: `'evict-oldest'`.
+   * `StoreFullError` (code `STORE_FULL`).
+   * @default 'evict-oldest'
    */
   whenUserFull?: 'evict-oldest' | 'reject';
   /**

@@ -15,12 +15,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { assertJsonValue } from './data.js';
-import {
-  InvalidOptionError,
-  InvalidSessionDataError,
-  NotSupportedError,
-  StoreFullError,
-} from './errors.js';
+import { InvalidSessionDataError, NotSupportedError, StoreFullError } from './errors.js';
 import type { Secret } from './signer.js';
 import {
   type JsonValue,
@@ -31,6 +26,7 @@ import {
   type UserIndexStore,
   type UserSessionLimit,
 } from './types.js';
+import { oneOf, positiveInteger } from './validate.js';
 
 /** One of a user's live sessions, as `listUserSessions` describes it. */
 export interface UserSessionInfo {
@@ -72,24 +68,26 @@ export interface UserSessionSettings {
   whenUserFull: 'evict-oldest' | 'reject';
 }
 
+/** The defaults of the per-user options of `SessionManagerOptions`. */
+export const USER_DEFAULTS = { whenUserFull: 'evict-oldest' } as const;
+
 /** Validates `maxSessionsPerUser` and `whenUserFull`. */
 export function resolveUserSettings(options: {
   maxSessionsPerUser?: unknown;
   whenUserFull?: unknown;
 }): UserSessionSettings {
-  const max = options.maxSessionsPerUser;
-  if (max !== undefined && !(typeof max === 'number' && Number.isInteger(max) && max >= 1)) {
-    throw new InvalidOptionError(
-      `maxSessionsPerUser must be an integer ≥ 1 (got ${JSON.stringify(max)})`,
-    );
-  }
-  const whenUserFull = options.whenUserFull ?? 'evict-oldest';
-  if (whenUserFull !== 'evict-oldest' && whenUserFull !== 'reject') {
-    throw new InvalidOptionError(
-      `whenUserFull must be 'evict-oldest' or 'reject' (got ${JSON.stringify(whenUserFull)})`,
-    );
-  }
-  return { maxSessionsPerUser: max as number | undefined, whenUserFull };
+  return {
+    maxSessionsPerUser: positiveInteger(
+      'maxSessionsPerUser',
+      options.maxSessionsPerUser,
+      undefined,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    whenUserFull: oneOf('whenUserFull', options.whenUserFull, USER_DEFAULTS.whenUserFull, [
+      'evict-oldest',
+      'reject',
+    ] as const),
+  };
 }
 
 /** Throws unless `userId` is a usable user id. */

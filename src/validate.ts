@@ -114,13 +114,13 @@ export function intervalMs(option: string, value: unknown, fallback: number, min
 }
 
 /** A count or a size: an integer from 1 to `max`; `unit` names what is counted. */
-export function positiveInteger(
+export function positiveInteger<F extends number | undefined>(
   option: string,
   value: unknown,
-  fallback: number,
+  fallback: F,
   max: number,
   unit = '',
-): number {
+): number | F {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > max) {
     refuse(option, `an integer${unit ? ` number of ${unit}` : ''} from 1 to ${max}`, value);

@@ -12,6 +12,7 @@ import { DEFAULT_STORE_TYPE } from '../src/stores/create-store.js';
 import { FILE_STORE_DEFAULTS } from '../src/stores/file/options.js';
 import { MEMORY_STORE_DEFAULTS } from '../src/stores/memory/options.js';
 import { REDIS_STORE_DEFAULTS } from '../src/stores/redis/options.js';
+import { USER_DEFAULTS } from '../src/users.js';
 
 const root = resolve(import.meta.dirname, '..');
 const readme = readFileSync(resolve(root, 'README.md'), 'utf8');
@@ -70,7 +71,11 @@ const cases = [
     heading: '### `new SessionManager(options)`',
     file: 'src/options.ts',
     type: 'SessionManagerOptions',
-    defaults: { ...MANAGER_DEFAULTS, storeType: DEFAULT_STORE_TYPE } as Record<string, unknown>,
+    defaults: {
+      ...MANAGER_DEFAULTS,
+      ...USER_DEFAULTS,
+      storeType: DEFAULT_STORE_TYPE,
+    } as Record<string, unknown>,
     required: ['secret'],
   },
   {
