@@ -29,7 +29,8 @@ import {
 import { h } from './helpers/routes.js';
 
 const SECRET = 'renewal test secret, long enough: 0123456789abcdef';
-const TOUCH_AFTER = 200;
+// Long enough that 40 concurrent requests land within one window on a loaded machine.
+const TOUCH_AFTER = 1_000;
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -123,20 +124,34 @@ describe('rolling renewal of concurrent readers', () => {
       assert.equal((await browser.get('/write/user/ada')).status, 200);
       await sleep(TOUCH_AFTER * 1.5);
       const cookie = browser.cookieHeader() as string;
+      const started = Date.now();
       const replies = await Promise.all(
         Array.from({ length: 40 }, () => fetchReply(`${app.url}/read/user`, { cookie })),
       );
+      const spread = Date.now() - started;
       for (const reply of replies) {
         assert.equal(reply.status, 200);
         assert.deepEqual(reply.json(), { value: 'ada' });
       }
-      assert.equal(app.touches.length, 1, `store touches: ${app.touches.length}`);
+      // One renewal per touchAfter window: a single touch when the 40 land within one window (as
+      // they do on any machine that is not starved); a starved machine may span one window more
+      // per touchAfter elapsed, never one touch per reader.
+      const allowed = 1 + Math.floor(spread / TOUCH_AFTER);
+      assert.ok(
+        app.touches.length >= 1 && app.touches.length <= allowed,
+        `store touches: ${app.touches.length}, allowed ${allowed} over ${spread} ms`,
+      );
+      const touchesBefore = app.touches.length;
       // The renewal was sent back as a fresh cookie, and the store holds the renewed expiry.
       const renewed = replies.filter((r) => r.cookiesNamed('sid').length === 1);
       assert.ok(renewed.length >= 1);
       await sleep(TOUCH_AFTER * 1.5);
       assert.equal((await fetchReply(`${app.url}/read/user`, { cookie })).status, 200);
-      assert.equal(app.touches.length, 2, 'renewal is due again one touchAfter later');
+      assert.equal(
+        app.touches.length,
+        touchesBefore + 1,
+        'renewal is due again one touchAfter later',
+      );
     });
   }
 });
