@@ -7,13 +7,17 @@
  * expiry move, each atomic and none able to bring back a destroyed session. Every query is
  * bounded (pool.ts); cleanup deletes in batches under an advisory lock (cleanup.ts).
  */
-import { reportBackgroundError, StoreClosedError } from '../../errors.js';
+import { NotSupportedError, reportBackgroundError, StoreClosedError } from '../../errors.js';
 import { assertValidSessionId, isValidSessionId } from '../../id.js';
 import type {
   BackgroundErrorHandler,
+  CreateForUserResult,
   SessionChanges,
   SessionRecord,
   SessionStore,
+  StoreCapabilities,
+  UserIndexStore,
+  UserSessionLimit,
 } from '../../types.js';
 import { sweepExpired } from './cleanup.js';
 import { checkTime } from './codec.js';
@@ -30,6 +34,7 @@ import {
   toStoreError,
 } from './pool.js';
 import { parseTableName } from './table.js';
+import { PostgresUserIndex } from './user-index.js';
 
 export type { PostgresStoreOptions } from './options.js';
 export type { PgPoolClientLike, PgPoolLike, PgQueryConfig, PgQueryResult } from './pool.js';
@@ -38,7 +43,7 @@ export type { PgPoolClientLike, PgPoolLike, PgQueryConfig, PgQueryResult } from 
 const CLIENT_MARGIN_MS = 500;
 
 /** A PostgreSQL-backed {@link SessionStore}. */
-export class PostgresStore implements SessionStore {
+export class PostgresStore implements SessionStore, UserIndexStore {
   /** The table, as given (or the default). */
   readonly table: string;
   readonly layout: 'native' | 'connect-pg-simple';
@@ -61,6 +66,10 @@ export class PostgresStore implements SessionStore {
   #sweeping: Promise<number> | undefined;
   #poolDown = false;
   #closed = false;
+  /** The user index; connect-pg-simple's table has no user column, so none there. */
+  readonly #users: PostgresUserIndex | undefined;
+  /** Every guarantee; the user index only with the native layout. */
+  readonly capabilities: StoreCapabilities;
 
   constructor(options: PostgresStoreOptions) {
     const o = resolvePostgresOptions(options);
@@ -78,6 +87,26 @@ export class PostgresStore implements SessionStore {
     this.#connectionString = o.connectionString;
     this.#createTable = o.createTable;
     this.#timeout = o.statementTimeout + CLIENT_MARGIN_MS;
+    const native = o.layout === 'native';
+    this.capabilities = {
+      atomicCreate: true,
+      keyLevelUpdate: true,
+      noResurrection: true,
+      streamingAll: true,
+      userIndex: native,
+    };
+    this.#users = native
+      ? new PostgresUserIndex({
+          table,
+          query: (stmt, values, write) => this.#query(stmt, values, write),
+          pool: () => this.#ready(),
+          timeoutMs: this.#timeout,
+          createTable: o.createTable,
+          clamp: (expiresAt, now) => this.#clamp(expiresAt, now),
+          lifetimeMs: Math.floor(o.ttl * 1000),
+          decode: (row, now) => this.#decode(row, now),
+        })
+      : undefined;
     this.#batchSize = o.cleanupBatchSize;
     this.#pageSize = o.pageSize;
     this.#onError = o.onError;
@@ -215,6 +244,39 @@ export class PostgresStore implements SessionStore {
     const owned = this.#owned;
     this.#owned = undefined;
     if (owned) await (await owned.catch(() => undefined))?.end();
+  }
+
+  async createForUser(
+    id: string,
+    record: SessionRecord,
+    userId: string,
+    limit?: UserSessionLimit,
+  ): Promise<CreateForUserResult> {
+    assertValidSessionId(id);
+    return this.#userIndex().create(id, record, userId, limit);
+  }
+
+  async listUser(userId: string): Promise<[string, SessionRecord][]> {
+    return this.#userIndex().list(userId);
+  }
+
+  async destroyUser(userId: string, exceptId?: string): Promise<number> {
+    return this.#userIndex().destroy(userId, exceptId);
+  }
+
+  async userEpoch(userId: string): Promise<number> {
+    return this.#userIndex().epoch(userId);
+  }
+
+  async raiseUserEpoch(userId: string, atLeast: number): Promise<number> {
+    return this.#userIndex().raiseEpoch(userId, atLeast);
+  }
+
+  #userIndex(): PostgresUserIndex {
+    if (this.#users) return this.#users;
+    throw new NotSupportedError(
+      "the user index needs PostgresStore's own table (layout 'native'): connect-pg-simple's table has no user_id column",
+    );
   }
 
   /** Runs one statement, retried once on a fresh connection when the link broke. */
