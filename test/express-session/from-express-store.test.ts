@@ -13,6 +13,7 @@ import {
   NotSupportedError,
   StoreUnavailableError,
 } from '../../src/errors.js';
+import { DestroyedIds } from '../../src/express-session/destroyed-ids.js';
 import {
   EXPRESS_STORE_CAPABILITIES,
   fromExpressStore,
@@ -489,5 +490,83 @@ describe('fromExpressStore: options', () => {
     await store.close();
     await assert.rejects(store.get(generateSessionId()), { code: 'STORE_CLOSED' });
     await new Promise<void>((resolve) => legacy.set('x', { cookie: {} } as never, () => resolve()));
+  });
+});
+
+describe('fromExpressStore: answers a store should not give', () => {
+  const base = () => {
+    const inner = new session.MemoryStore();
+    return {
+      get: (sid: string, cb: LegacyCallback) => inner.get(sid, cb),
+      set: (sid: string, s: object, cb: LegacyCallback) =>
+        inner.set(sid, s as session.SessionData, cb),
+      destroy: (sid: string, cb: LegacyCallback) => inner.destroy(sid, cb),
+    };
+  };
+
+  it('all() neither object nor array, ids() no array, length() no number: StoreUnavailableError', async () => {
+    const odd = fromExpressStore({
+      ...base(),
+      all: (cb: LegacyCallback) => cb(null, 'sessions'),
+      length: (cb: LegacyCallback) => cb(null, '3'),
+    });
+    await assert.rejects(async () => {
+      for await (const _ of odd.all());
+    }, StoreUnavailableError);
+    await assert.rejects(odd.length(), /length\(\) gave no number/);
+    const noArray = fromExpressStore({ ...base(), ids: (cb: LegacyCallback) => cb(null, {}) });
+    await assert.rejects(async () => {
+      for await (const _ of noArray.all());
+    }, /ids\(\) gave no array/);
+  });
+
+  it('ids() listing: ids our pattern refuses count as unusable, sessions gone meanwhile are left out', async () => {
+    const good = generateSessionId();
+    const store = fromExpressStore({
+      ...base(),
+      ids: (cb: LegacyCallback) => cb(null, [good, 'bad id', generateSessionId()]),
+    });
+    await store.create(good, record({ a: 1 }));
+    const entries: Array<[string, boolean]> = [];
+    for await (const e of store.entries()) entries.push([e.id, e.record !== undefined]);
+    assert.deepEqual(entries, [
+      [good, true],
+      ['bad id', false],
+    ]);
+  });
+
+  it('refuses options that are not objects', () => {
+    const legacy = new session.MemoryStore();
+    assert.throws(
+      () => fromExpressStore(legacy, { cookie: 'x' as never }),
+      /cookie must be an object/,
+    );
+    assert.throws(() => fromExpressStore(legacy, 5 as never), /options must be an object/);
+  });
+
+  it('stores the configured cookie attributes with the sessions it creates', async () => {
+    const fixture = expressMemoryStore();
+    const store = fromExpressStore(fixture.store, { cookie: { secure: true, sameSite: 'strict' } });
+    const id = generateSessionId();
+    await store.create(id, record({ a: 1 }));
+    const raw = (await fixture.raw(id)) as { cookie: Record<string, unknown> };
+    assert.equal(raw.cookie.secure, true);
+    assert.equal(raw.cookie.sameSite, 'strict');
+    assert.equal(raw.cookie.path, '/');
+  });
+});
+
+describe('DestroyedIds', () => {
+  it('forgets an id after its time and never holds more than its bound', () => {
+    const ids = new DestroyedIds(1000, 3);
+    ids.add('a', 0);
+    assert.equal(ids.has('a', 999), true);
+    assert.equal(ids.has('a', 1000), false);
+    for (const id of ['b', 'c', 'd', 'e']) ids.add(id, 10);
+    assert.equal(ids.size, 3);
+    assert.equal(ids.has('b', 11), false, 'the oldest went first');
+    assert.equal(ids.has('e', 11), true);
+    ids.add('f', 5000);
+    assert.equal(ids.size, 1, 'expired entries are pruned on add');
   });
 });

@@ -265,6 +265,83 @@ describe('migrateFrom: a legacy store that fails', () => {
     }
   });
 
+  it('when removing the legacy record fails, the import is undone and the request fails (503)', async () => {
+    const legacyStore = new session.MemoryStore();
+    let destroyFails = true;
+    const primary = new MemoryStore();
+    const sm = new SessionManager({
+      secret: SECRET,
+      cookieName: 'connect.sid',
+      store: primary,
+      migrateFrom: {
+        get: (sid: string, cb: LegacyCallback) => legacyStore.get(sid, cb),
+        set: (sid: string, s: object, cb: LegacyCallback) =>
+          legacyStore.set(sid, s as session.SessionData, cb),
+        destroy: (sid: string, cb: LegacyCallback) =>
+          destroyFails ? cb(new Error('read-only replica')) : legacyStore.destroy(sid, cb),
+      },
+    });
+    const current = await listen(newApp(sm));
+    const legacy = await listen(legacyApp(legacyStore));
+    try {
+      const old = new Client(legacy.url);
+      const { id } = (await old.get('/login/ada')).json<{ id: string }>();
+      const browser = new Client(current.url, old.jar);
+      assert.equal((await browser.get('/whoami')).status, 503);
+      assert.equal(await primary.get(id), undefined, 'the copy was removed again');
+      destroyFails = false;
+      assert.equal((await browser.get('/whoami')).json<{ user: string }>().user, 'ada');
+      assert.ok(await primary.get(id));
+    } finally {
+      await legacy.close();
+      await current.close();
+      await sm.close();
+    }
+  });
+
+  it('an expired legacy session, or one past absoluteTimeout, is not imported', async () => {
+    const legacyStore = new session.MemoryStore();
+    const sessions = (legacyStore as unknown as { sessions: Record<string, string> }).sessions;
+    const primary = new MemoryStore();
+    const sm = new SessionManager({
+      secret: SECRET,
+      cookieName: 'connect.sid',
+      store: primary,
+      absoluteTimeout: HOUR,
+      // A store that returns what it holds without checking expiry, as connect-redis does.
+      migrateFrom: {
+        get: (sid: string, cb: LegacyCallback) =>
+          cb(null, sessions[sid] === undefined ? null : JSON.parse(sessions[sid])),
+        set: (sid: string, s: object, cb: LegacyCallback) =>
+          legacyStore.set(sid, s as session.SessionData, cb),
+        destroy: (sid: string, cb: LegacyCallback) => legacyStore.destroy(sid, cb),
+      },
+    });
+    const current = await listen(newApp(sm));
+    const legacy = await listen(legacyApp(legacyStore));
+    try {
+      const cases = [
+        { expires: new Date(Date.now() - 1000).toISOString(), createdAt: undefined },
+        { expires: new Date(Date.now() + HOUR).toISOString(), createdAt: Date.now() - 2 * HOUR },
+      ];
+      for (const { expires, createdAt } of cases) {
+        const old = new Client(legacy.url);
+        const { id } = (await old.get('/login/ada')).json<{ id: string }>();
+        const stored = JSON.parse(sessions[id]!);
+        stored.cookie.expires = expires;
+        if (createdAt !== undefined) stored.__createdAt = createdAt;
+        sessions[id] = JSON.stringify(stored);
+        const reply = await new Client(current.url, old.jar).get('/whoami');
+        assert.deepEqual(reply.json(), { user: null, cart: null, id: null });
+        assert.equal(await primary.get(id), undefined);
+      }
+    } finally {
+      await legacy.close();
+      await current.close();
+      await sm.close();
+    }
+  });
+
   it('refuses a migrateFrom that is not an express-session store', () => {
     assert.throws(
       () => new SessionManager({ secret: SECRET, migrateFrom: {} as never }),
@@ -369,5 +446,37 @@ describe('migrateSessions', () => {
     await assert.rejects(migrateSessions({ from: unlistable, to: new MemoryStore() }), {
       code: 'NOT_SUPPORTED',
     });
+  });
+
+  it('skips sessions past the manager absoluteTimeout, and refuses bad options', async () => {
+    const legacyStore = new session.MemoryStore();
+    const id = 'b'.repeat(32);
+    const cookie = { originalMaxAge: HOUR, expires: new Date(Date.now() + HOUR).toISOString() };
+    await new Promise<void>((resolve) =>
+      legacyStore.set(id, { cookie, __createdAt: Date.now() - 2 * HOUR } as never, () => resolve()),
+    );
+    const sm = new SessionManager({
+      secret: SECRET,
+      store: new MemoryStore(),
+      absoluteTimeout: HOUR,
+    });
+    assert.deepEqual(await migrateSessions({ from: legacyStore, to: sm }), {
+      copied: 0,
+      skipped: 1,
+      invalid: 0,
+    });
+    assert.equal(await sm.store.length(), 0);
+    await sm.close();
+    const to = new MemoryStore();
+    await assert.rejects(migrateSessions(null as never), /options must be an object/);
+    await assert.rejects(migrateSessions({ from: legacyStore, to, batch: 0 }), /batch must be/);
+    await assert.rejects(
+      migrateSessions({ from: legacyStore, to, onProgress: 1 as never }),
+      /onProgress must be a function/,
+    );
+    await assert.rejects(
+      migrateSessions({ from: legacyStore, to: {} as never }),
+      /to must be a SessionManager or a session store/,
+    );
   });
 });
