@@ -3,7 +3,7 @@
  * some throw synchronously or never call back at all. `callLegacy` turns every one of those into
  * a promise that settles exactly once, within a bounded time, with a typed error on failure.
  */
-import { InvalidOptionError, StoreUnavailableError } from './errors.js';
+import { StoreUnavailableError } from './errors.js';
 
 /** The callback an express-session store method is given. */
 export type LegacyCallback = (error?: unknown, result?: unknown) => void;
@@ -30,6 +30,12 @@ export type LegacyMethod = 'get' | 'set' | 'destroy' | 'all' | 'length' | 'clear
 /** How long a legacy store call may take before it counts as unavailable, when not configured. */
 export const DEFAULT_LEGACY_TIMEOUT_MS = 5000;
 
+/**
+ * The lifetime assumed for a stored session whose cookie has no `expires`, when not configured:
+ * one day, as connect-redis and connect-pg-simple assume.
+ */
+export const DEFAULT_LEGACY_TTL_MS = 86_400_000;
+
 /** True when `value` has the three methods every express-session store has. */
 export function isExpressStoreLike(value: unknown): value is ExpressStoreLike {
   if (value === null || typeof value !== 'object') return false;
@@ -39,17 +45,6 @@ export function isExpressStoreLike(value: unknown): value is ExpressStoreLike {
     typeof store.set === 'function' &&
     typeof store.destroy === 'function'
   );
-}
-
-/** Validates a `timeout` option (ms): a positive finite number, or the default when absent. */
-export function legacyTimeout(name: string, value: unknown): number {
-  if (value === undefined) return DEFAULT_LEGACY_TIMEOUT_MS;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(
-      `${name} must be a positive number of milliseconds (got ${JSON.stringify(value)})`,
-    );
-  }
-  return value;
 }
 
 /**

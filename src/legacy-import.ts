@@ -4,15 +4,17 @@
  * with insert-if-absent, then removed from the legacy store — so nobody is logged out by the
  * switch and a later logout can't be undone by importing the old record again.
  */
-import { InvalidOptionError, InvalidSessionDataError, reportBackgroundError } from './errors.js';
+import { InvalidSessionDataError, reportBackgroundError } from './errors.js';
 import {
   callLegacy,
+  DEFAULT_LEGACY_TIMEOUT_MS,
+  DEFAULT_LEGACY_TTL_MS,
   type ExpressStoreLike,
   isExpressStoreLike,
-  legacyTimeout,
 } from './legacy-call.js';
 import { fromLegacySession } from './legacy-session.js';
 import type { BackgroundErrorHandler, SessionRecord, SessionStore } from './types.js';
+import { intervalMs, lifetimeMs, optionalFunction, refuse } from './validate.js';
 
 /** `migrateFrom` with settings: the legacy store and how to talk to it. */
 export interface MigrateFromOptions {
@@ -20,17 +22,20 @@ export interface MigrateFromOptions {
   store: ExpressStoreLike;
   /**
    * Longest wait, in ms, for one call of the legacy store; past it the request fails with
-   * `StoreUnavailableError` (503), never as "logged out". Default: 5000.
+   * `StoreUnavailableError` (503), never as "logged out".
+   * @default 5000
    */
   timeout?: number;
   /**
    * Lifetime in ms assumed for a legacy session whose cookie has no `expires` (a browser-session
-   * cookie); capped by `maxAge` like every import. Default: 86 400 000.
+   * cookie); capped by `maxAge` like every import.
+   * @default 86400000
    */
   ttl?: number;
   /**
    * Receives `InvalidSessionDataError`s for data keys dropped on import (reserved keys, values
-   * JSON can't hold). It must not throw. Default: a process warning.
+   * JSON can't hold). It must not throw.
+   * @default a process warning
    */
   onError?: BackgroundErrorHandler;
 }
@@ -47,23 +52,23 @@ export class LegacyImporter {
   readonly #inflight = new Map<string, Promise<SessionRecord | undefined>>();
 
   constructor(option: ExpressStoreLike | MigrateFromOptions) {
-    const settings: MigrateFromOptions = isExpressStoreLike(option)
-      ? { store: option }
-      : (option as MigrateFromOptions);
+    const settings = isExpressStoreLike(option) ? { store: option } : option;
     if (settings === null || typeof settings !== 'object' || !isExpressStoreLike(settings.store)) {
-      throw new InvalidOptionError(
-        'migrateFrom must be an express-session store (with get, set and destroy methods) or { store, timeout, ttl, onError }',
+      refuse(
+        'migrateFrom',
+        'an express-session store (with get, set and destroy methods) or { store, timeout, ttl, onError }',
+        option,
       );
     }
     this.#source = settings.store;
-    this.#timeout = legacyTimeout('migrateFrom.timeout', settings.timeout);
-    this.#ttl = legacyTimeout('migrateFrom.ttl', settings.ttl ?? 86_400_000);
-    if (settings.onError !== undefined && typeof settings.onError !== 'function') {
-      throw new InvalidOptionError(
-        `migrateFrom.onError must be a function (got ${typeof settings.onError})`,
-      );
-    }
-    this.#onError = settings.onError;
+    this.#timeout = intervalMs(
+      'migrateFrom.timeout',
+      settings.timeout,
+      DEFAULT_LEGACY_TIMEOUT_MS,
+      1,
+    );
+    this.#ttl = lifetimeMs('migrateFrom.ttl', settings.ttl, DEFAULT_LEGACY_TTL_MS);
+    this.#onError = optionalFunction('migrateFrom.onError', settings.onError);
   }
 
   /**

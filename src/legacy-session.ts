@@ -23,15 +23,15 @@ const BOOKKEEPING = new Set(['cookie', CREATED_AT_KEY, '__lastAccess']);
 
 /** Cookie attributes written into sessions this library creates in an express-session store. */
 export interface LegacyCookieOptions {
-  /** Default: `'/'`. */
+  /** @default '/' */
   path?: string;
-  /** Default: `true`. */
+  /** @default true */
   httpOnly?: boolean;
-  /** Default: not set. */
+  /** @default undefined (not set) */
   secure?: boolean;
-  /** Default: not set. */
+  /** @default undefined (not set) */
   domain?: string;
-  /** Default: not set. */
+  /** @default undefined (not set) */
   sameSite?: boolean | 'lax' | 'strict' | 'none';
 }
 

@@ -24,7 +24,6 @@
  * whose doc comments state what each emulation gives up.)
  */
 import {
-  InvalidOptionError,
   InvalidSessionDataError,
   NotSupportedError,
   reportBackgroundError,
@@ -34,10 +33,11 @@ import {
 import { assertValidSessionId, isValidSessionId } from '../id.js';
 import {
   callLegacy,
+  DEFAULT_LEGACY_TIMEOUT_MS,
+  DEFAULT_LEGACY_TTL_MS,
   type ExpressStoreLike,
   isExpressStoreLike,
   type LegacyMethod,
-  legacyTimeout,
 } from '../legacy-call.js';
 import {
   assertWritableKey,
@@ -55,6 +55,7 @@ import type {
   SessionStore,
   StoreCapabilities,
 } from '../types.js';
+import { intervalMs, lifetimeMs, optionalFunction, optionsObject, refuse } from '../validate.js';
 import { DestroyedIds } from './destroyed-ids.js';
 
 /** Options of {@link fromExpressStore}. */
@@ -62,24 +63,27 @@ export interface FromExpressStoreOptions {
   /**
    * Longest wait, in ms, for one call of the wrapped store (its callback or promise); past it the
    * call fails with `StoreUnavailableError`, so a store that never calls back can't hang a
-   * request. Default: 5000.
+   * request.
+   * @default 5000
    */
   timeout?: number;
   /**
    * Lifetime in ms given to a stored session whose cookie has no `expires` (a browser-session
-   * cookie), counted from each read. Keep it at most the manager's `maxAge`. Default: 86 400 000
-   * (one day, as connect-redis and connect-pg-simple assume).
+   * cookie), counted from each read. Keep it at most the manager's `maxAge`.
+   * @default 86400000 (one day, as connect-redis and connect-pg-simple assume)
    */
   ttl?: number;
   /**
    * Cookie attributes stored with the sessions this adapter creates, which is what an
    * express-session app sharing the store sends for them. Sessions that already have a cookie
-   * keep theirs. Default: `{ path: '/', httpOnly: true }`.
+   * keep theirs.
+   * @default { path: '/', httpOnly: true }
    */
   cookie?: LegacyCookieOptions;
   /**
    * Receives `InvalidSessionDataError`s for data keys of stored sessions that were dropped on
-   * read (reserved keys, values JSON can't hold). It must not throw. Default: a process warning.
+   * read (reserved keys, values JSON can't hold). It must not throw.
+   * @default a process warning
    */
   onError?: BackgroundErrorHandler;
 }
@@ -120,28 +124,17 @@ export class ExpressStoreAdapter implements SessionStore {
   readonly #destroyed: DestroyedIds;
   #closed = false;
 
-  constructor(store: ExpressStoreLike, options: FromExpressStoreOptions = {}) {
+  constructor(store: ExpressStoreLike, options?: FromExpressStoreOptions) {
     if (!isExpressStoreLike(store)) {
-      throw new InvalidOptionError(
-        'store must be an express-session store with get, set and destroy methods (got ' +
-          `${store === null ? 'null' : typeof store})`,
-      );
+      refuse('store', 'an express-session store (with get, set and destroy methods)', store);
     }
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidOptionError(`options must be an object (got ${String(options)})`);
-    }
+    const settings = optionsObject('fromExpressStore options', options);
     this.source = store;
-    this.#timeout = legacyTimeout('timeout', options.timeout);
-    this.#ttl = legacyTimeout('ttl', options.ttl ?? 86_400_000);
-    const cookie = options.cookie;
-    if (cookie !== undefined && (cookie === null || typeof cookie !== 'object')) {
-      throw new InvalidOptionError(`cookie must be an object (got ${String(cookie)})`);
-    }
-    this.#cookie = cookie;
-    if (options.onError !== undefined && typeof options.onError !== 'function') {
-      throw new InvalidOptionError(`onError must be a function (got ${typeof options.onError})`);
-    }
-    this.#onError = options.onError;
+    this.#timeout = intervalMs('timeout', settings.timeout, DEFAULT_LEGACY_TIMEOUT_MS, 1);
+    this.#ttl = lifetimeMs('ttl', settings.ttl, DEFAULT_LEGACY_TTL_MS);
+    this.#cookie =
+      settings.cookie === undefined ? undefined : optionsObject('cookie', settings.cookie);
+    this.#onError = optionalFunction('onError', settings.onError);
     this.#destroyed = new DestroyedIds(
       Math.max(DESTROYED_MIN_MS, 4 * this.#timeout),
       DESTROYED_MAX,

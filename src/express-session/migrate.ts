@@ -3,10 +3,10 @@
  * session-store-js store in one run, in batches, with progress, resumable. Lazy migration
  * (`migrateFrom`) covers the users who come back before or during it.
  */
-import { InvalidOptionError } from '../errors.js';
 import type { ExpressStoreLike } from '../legacy-call.js';
 import { isSessionStore } from '../stores/create-store.js';
 import type { SessionRecord, SessionStore } from '../types.js';
+import { boolean, optionalFunction, positiveInteger, refuse } from '../validate.js';
 import { ExpressStoreAdapter, fromExpressStore } from './from-express-store.js';
 
 /** Counts so far; `onProgress` receives them after each batch, the promise the final ones. */
@@ -39,14 +39,21 @@ export interface MigrateSessionsOptions {
    * (expiries kept as they are).
    */
   to: SessionStore | MigrationTarget;
-  /** Called after every batch with the counts so far. Errors it throws stop the run. Default: none. */
+  /**
+   * Called after every batch with the counts so far. Errors it throws stop the run.
+   * @default undefined (no progress reports)
+   */
   onProgress?: (progress: MigrationProgress) => void;
-  /** How many sessions are written at once. Default: 100. */
+  /**
+   * How many sessions are written at once.
+   * @default 100
+   */
   batch?: number;
   /**
    * Remove each session from `from` once `to` holds it (also those `to` already had), so the
    * run is a move: with `migrateFrom` still pointing at `from`, a session logged out later can't
-   * come back from its old copy. `false` copies only. Default: `true`.
+   * come back from its old copy. `false` copies only.
+   * @default true
    */
   remove?: boolean;
 }
@@ -59,24 +66,17 @@ export interface MigrateSessionsOptions {
  */
 export async function migrateSessions(options: MigrateSessionsOptions): Promise<MigrationProgress> {
   if (options === null || typeof options !== 'object') {
-    throw new InvalidOptionError(
-      `options must be an object such as { from, to } (got ${String(options)})`,
-    );
+    refuse('migrateSessions options', 'an object such as { from, to }', options);
   }
   const source =
     options.from instanceof ExpressStoreAdapter ? options.from : fromExpressStore(options.from);
   const { store: target, cap } = resolveTarget(options.to);
-  const batchSize = options.batch ?? 100;
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new InvalidOptionError(
-      `batch must be a positive integer (got ${JSON.stringify(batchSize)})`,
-    );
-  }
-  const onProgress = options.onProgress;
-  if (onProgress !== undefined && typeof onProgress !== 'function') {
-    throw new InvalidOptionError(`onProgress must be a function (got ${typeof onProgress})`);
-  }
-  const remove = options.remove ?? true;
+  const batchSize = positiveInteger('batch', options.batch, 100, 100_000);
+  const onProgress = optionalFunction<(progress: MigrationProgress) => void>(
+    'onProgress',
+    options.onProgress,
+  );
+  const remove = boolean('remove', options.remove, true);
   const progress: MigrationProgress = { copied: 0, skipped: 0, invalid: 0 };
 
   const move = async (id: string, record: SessionRecord) => {
@@ -122,7 +122,9 @@ function resolveTarget(to: SessionStore | MigrationTarget): {
         ),
     };
   }
-  throw new InvalidOptionError(
-    'to must be a SessionManager or a session store (get, create, update, touch, destroy, all, length, clear, close)',
+  return refuse(
+    'to',
+    'a SessionManager or a session store (get, create, update, touch, destroy, all, length, clear, close)',
+    to,
   );
 }

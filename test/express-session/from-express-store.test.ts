@@ -464,9 +464,9 @@ describe('fromExpressStore: options', () => {
     const legacy = new session.MemoryStore();
     assert.throws(
       () => fromExpressStore(legacy, { timeout: 0 }),
-      /timeout must be a positive number/,
+      /timeout must be an integer number of milliseconds from 1 to \d+, got 0/,
     );
-    assert.throws(() => fromExpressStore(legacy, { ttl: -5 }), /ttl must be a positive number/);
+    assert.throws(() => fromExpressStore(legacy, { ttl: -5 }), /ttl must be a number of milliseconds above 0 and at most \d+ \(ten years\), got -5/);
     assert.throws(
       () => fromExpressStore(legacy, { onError: 'x' as never }),
       /onError must be a function/,

@@ -353,7 +353,7 @@ describe('migrateFrom: a legacy store that fails', () => {
           secret: SECRET,
           migrateFrom: { store: new session.MemoryStore(), timeout: -1 },
         }),
-      /migrateFrom.timeout must be a positive number/,
+      /migrateFrom.timeout must be an integer number of milliseconds from 1 to \d+, got -1/,
     );
   });
 });
