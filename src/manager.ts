@@ -430,7 +430,13 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
         data[key] = value;
         return this.#insert(state, this.#newRecord(data), CREATE_ATTEMPTS, false) as Promise<void>;
       }
-      const expiresAt = this.#renewedExpiry(state);
+      // With `renewOnWrite: 'touchAfter'` a write renews like a rolling read: the expiry (and
+      // with it the cookie, whose Expires must match it) moves only when that gains at least
+      // `touchAfter`, so most writes send no Set-Cookie.
+      const renewed = this.#renewedExpiry(state);
+      const options = this.#options;
+      const renew = !options.throttleWrites || renewed - state.expiresAt >= options.touchAfter;
+      const expiresAt = renew ? renewed : state.expiresAt;
       const changes = value === undefined ? { unset: [key] } : { set: { [key]: value } };
       return this.#store(
         () => this.store.update(id, changes, expiresAt),
@@ -439,8 +445,10 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
           const data = state.data!;
           if (value === undefined) delete data[key];
           else data[key] = value;
-          state.expiresAt = expiresAt;
-          this.#sendCookie(state);
+          if (renew) {
+            state.expiresAt = expiresAt;
+            this.#sendCookie(state);
+          }
         },
       );
     } catch (error) {

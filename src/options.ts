@@ -14,6 +14,7 @@ import {
   describeValue,
   lifetimeMs,
   nonNegativeMs,
+  oneOf,
   optionalFunction,
   positiveInteger,
   refuse,
@@ -76,6 +77,16 @@ export interface SessionManagerOptions<S extends SessionStore = SessionStore> {
    */
   touchAfter?: number;
   /**
+   * How a `set` renews the idle lifetime. `'always'`: every write moves the expiry to
+   * `now + maxAge` and re-sends the cookie. `'touchAfter'`: only a write that extends the expiry
+   * by at least `touchAfter` moves it and re-sends the cookie, like a rolling read; the others
+   * write the data and send no `Set-Cookie` (the costliest header of a response), and the
+   * session's idle timeout then runs at most `touchAfter` short of `maxAge` since the last
+   * request (the store's expiry and the browser's cookie always agree).
+   * @default 'always'
+   */
+  renewOnWrite?: 'always' | 'touchAfter';
+  /**
    * Attributes of the session cookie.
    * @default { httpOnly: true, sameSite: 'lax', secure: 'auto', path: '/' }
    */
@@ -121,6 +132,7 @@ export const MANAGER_DEFAULTS = {
   cookieName: 'sid',
   maxAge: 86_400_000,
   rolling: true,
+  renewOnWrite: 'always',
   maxValueBytes: 262_144,
 } as const;
 
@@ -137,6 +149,8 @@ export interface ResolvedOptions {
   absoluteTimeout: number | undefined;
   rolling: boolean;
   touchAfter: number;
+  /** Writes renew only in `touchAfter` steps (`renewOnWrite: 'touchAfter'`). */
+  throttleWrites: boolean;
   maxValueBytes: number;
   onEvent: ((event: SessionEvent) => void) | undefined;
 }
@@ -158,6 +172,11 @@ export function resolveOptions(options: SessionManagerOptions<SessionStore>): Re
     absoluteTimeout: lifetimeMs('absoluteTimeout', options.absoluteTimeout, undefined),
     rolling: boolean('rolling', options.rolling, MANAGER_DEFAULTS.rolling),
     touchAfter: nonNegativeMs('touchAfter', options.touchAfter, defaultTouchAfter(maxAge)),
+    throttleWrites:
+      oneOf('renewOnWrite', options.renewOnWrite, MANAGER_DEFAULTS.renewOnWrite, [
+        'always',
+        'touchAfter',
+      ] as const) === 'touchAfter',
     maxValueBytes: positiveInteger(
       'maxValueBytes',
       options.maxValueBytes,
