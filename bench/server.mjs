@@ -219,6 +219,19 @@ const factories = {
         cleanupInterval: 0,
       },
     }),
+  'ssjs-memory-rw': () => ssjsAdapter({ storeType: 'memory', renewOnWrite: 'touchAfter' }),
+  'ssjs-file-rw': () =>
+    ssjsAdapter({
+      storeType: 'file',
+      storeOptions: { path: join(needTmp(), 'sessions') },
+      renewOnWrite: 'touchAfter',
+    }),
+  'ssjs-redis-rw': async () =>
+    ssjsAdapter({
+      storeType: 'redis',
+      storeOptions: { client: await redisClient(), prefix },
+      renewOnWrite: 'touchAfter',
+    }),
   'es-ssjs-memory': () => toExpressStoreAdapter('memory'),
   'es-ssjs-file': () => toExpressStoreAdapter('file'),
   'es-ssjs-redis': () => toExpressStoreAdapter('redis'),

@@ -74,6 +74,32 @@ export const CONTESTANTS = [
     needs: ['ssjs', 'pg', 'postgresStore'],
     workloads: ['visit', 'new', 'keys'],
   },
+  // The same stores with `renewOnWrite: 'touchAfter'`: writes re-send the cookie only when the
+  // expiry moves by touchAfter (visit counter only: a new visitor always gets a cookie).
+  {
+    id: 'ssjs-memory-rw',
+    label: "session-store-js MemoryStore, renewOnWrite: 'touchAfter'",
+    ssjs: true,
+    store: 'memory',
+    needs: ['ssjs'],
+    workloads: ['visit'],
+  },
+  {
+    id: 'ssjs-file-rw',
+    label: "session-store-js FileStore, renewOnWrite: 'touchAfter'",
+    ssjs: true,
+    store: 'file',
+    needs: ['ssjs'],
+    workloads: ['visit'],
+  },
+  {
+    id: 'ssjs-redis-rw',
+    label: "session-store-js RedisStore, renewOnWrite: 'touchAfter'",
+    ssjs: true,
+    store: 'redis',
+    needs: ['ssjs', 'redis'],
+    workloads: ['visit'],
+  },
   {
     id: 'es-ssjs-memory',
     label: 'express-session + toExpressStore(MemoryStore)',
