@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import express from 'express';
 import session from 'express-session';
 import {
   InvalidOptionError,
@@ -19,8 +20,11 @@ import {
   fromExpressStore,
 } from '../../src/express-session/from-express-store.js';
 import { generateSessionId } from '../../src/id.js';
+import { SessionManager } from '../../src/index.js';
 import type { LegacyCallback } from '../../src/legacy-call.js';
+import { Client, listen } from '../helpers/http.js';
 import { HOUR, record } from '../helpers/records.js';
+import { addSessionWriteRoutes, h } from '../helpers/routes.js';
 import { describeStore } from '../stores/compliance.js';
 import {
   connectPg,
@@ -466,7 +470,10 @@ describe('fromExpressStore: options', () => {
       () => fromExpressStore(legacy, { timeout: 0 }),
       /timeout must be an integer number of milliseconds from 1 to \d+, got 0/,
     );
-    assert.throws(() => fromExpressStore(legacy, { ttl: -5 }), /ttl must be a number of milliseconds above 0 and at most \d+ \(ten years\), got -5/);
+    assert.throws(
+      () => fromExpressStore(legacy, { ttl: -5 }),
+      /ttl must be a number of milliseconds above 0 and at most \d+ \(ten years\), got -5/,
+    );
     assert.throws(
       () => fromExpressStore(legacy, { onError: 'x' as never }),
       /onError must be a function/,
@@ -568,5 +575,68 @@ describe('DestroyedIds', () => {
     assert.equal(ids.has('e', 11), true);
     ids.add('f', 5000);
     assert.equal(ids.size, 1, 'expired entries are pruned on add');
+  });
+});
+
+describe('fromExpressStore under a SessionManager, over HTTP', () => {
+  const SECRET = 'a secret shared by both apps, long enough for production';
+
+  it('serves sessions from connect-pg-simple that an express-session app on the same table reads too', async (t) => {
+    const fixture = await connectPg();
+    if (typeof fixture === 'string') return t.skip(fixture);
+    const sm = new SessionManager({
+      secret: SECRET,
+      cookieName: 'connect.sid',
+      store: fromExpressStore(fixture.store),
+    });
+    const ours = express();
+    ours.use(sm.middleware());
+    addSessionWriteRoutes(ours, sm as unknown as SessionManager);
+    ours.get(
+      '/login',
+      h(async (req, res) => {
+        await sm.regenerate(req, { user: 'u1' });
+        res.send('ok');
+      }),
+    );
+    ours.use(
+      (
+        err: { status?: number; code?: string },
+        _q: unknown,
+        res: express.Response,
+        _n: unknown,
+      ) => {
+        res.status(err.status ?? 500).json({ code: err.code });
+      },
+    );
+    const theirs = express();
+    theirs.use(
+      session({
+        store: fixture.store as unknown as session.Store,
+        secret: SECRET,
+        resave: false,
+        saveUninitialized: false,
+      }),
+    );
+    theirs.get('/visits', (req, res) => {
+      res.json({ visits: (req.session as unknown as Record<string, unknown>).visits ?? null });
+    });
+    const a = await listen(ours);
+    const b = await listen(theirs);
+    try {
+      const browser = new Client(a.url);
+      assert.equal((await browser.get('/')).body, 'visits=1');
+      assert.equal((await browser.get('/')).body, 'visits=2');
+      const other = new Client(b.url, browser.jar);
+      assert.deepEqual((await other.get('/visits')).json(), { visits: 2 });
+      const login = await browser.get('/login');
+      assert.equal(login.status, 501);
+      assert.deepEqual(login.json(), { code: 'NOT_SUPPORTED' });
+    } finally {
+      await a.close();
+      await b.close();
+      await sm.close();
+      await fixture.cleanup();
+    }
   });
 });
