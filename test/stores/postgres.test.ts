@@ -263,7 +263,7 @@ if (skip) {
 
     it('stores a 4 MiB value and reads it back exactly', async () => {
       const id = generateSessionId();
-      const big = 'x'.repeat(4 * 1024 * 1024 - 3) + 'end';
+      const big = `${'x'.repeat(4 * 1024 * 1024 - 3)}end`;
       assert.equal(await store.create(id, record({ big, small: 1 })), true);
       assert.equal(await store.update(id, { set: { big2: big } }, Date.now() + HOUR), true);
       const got = await store.get(id);
