@@ -145,7 +145,7 @@ describe("PostgresStore layout 'connect-pg-simple' with express-session + connec
       'express-session’s cookie attributes are kept',
     );
     assert.equal(
-      (row?.cookie as Bag).expires,
+      (row?.cookie as Bag | undefined)?.expires,
       new Date((await store.get(created.id))!.expiresAt).toISOString(),
     );
 
