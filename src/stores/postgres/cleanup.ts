@@ -10,6 +10,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Layout } from './layout.js';
 import {
   acquire,
+  hold,
   isConnectionFailure,
   type PgPoolClientLike,
   type PgPoolLike,
@@ -29,9 +30,8 @@ export interface SweepOptions {
 /** Resolves the number of rows deleted (0 when another instance holds the lock). */
 export async function sweepExpired(options: SweepOptions): Promise<number> {
   const { pool, layout, batchSize, timeoutMs } = options;
-  const client = await acquire(pool, timeoutMs);
-  const run = (config: PgQueryConfig) => client.query({ ...config, query_timeout: timeoutMs });
-  let broken: Error | undefined;
+  const held = hold(await acquire(pool, timeoutMs));
+  const run = (config: PgQueryConfig) => held.client.query({ ...config, query_timeout: timeoutMs });
   try {
     const locked = await run({
       text: 'SELECT pg_try_advisory_lock($1::bigint) AS ok',
@@ -46,15 +46,16 @@ export async function sweepExpired(options: SweepOptions): Promise<number> {
         values: [layout.table.lockKey],
       }).catch((error: unknown) => {
         // Dropping the connection releases the lock on the server.
-        broken = error instanceof Error ? error : new Error(String(error));
+        held.broken ??= error instanceof Error ? error : new Error(String(error));
       });
     }
   } catch (error) {
-    if (isConnectionFailure(error))
-      broken = error instanceof Error ? error : new Error(String(error));
+    if (isConnectionFailure(error)) {
+      held.broken ??= error instanceof Error ? error : new Error(String(error));
+    }
     throw error;
   } finally {
-    client.release(broken);
+    held.release();
   }
 }
 

@@ -28,6 +28,13 @@ export interface PgPoolClientLike {
   query(config: PgQueryConfig): Promise<PgQueryResult>;
   /** `release(error)` makes the pool discard the connection instead of reusing it. */
   release(error?: Error | boolean): void;
+  /**
+   * node-postgres emits `error` on a checked-out client whose connection drops, even while a
+   * query is running; the pool listens only while the client is idle, so the store listens
+   * while it holds one (an unheard `error` event would end the process).
+   */
+  on?(event: 'error', listener: (error: Error) => void): unknown;
+  removeListener?(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 /** The members of a node-postgres `Pool` (or a compatible pool) that the store uses. */
@@ -176,21 +183,43 @@ export async function runQuery(
   timeoutMs: number,
 ): Promise<PgQueryResult> {
   const deadline = Date.now() + timeoutMs;
-  const client = await acquire(pool, timeoutMs);
-  let broken: Error | undefined;
+  const held = hold(await acquire(pool, timeoutMs));
   try {
     const remaining = Math.max(1, deadline - Date.now());
-    return await client.query({ ...config, query_timeout: remaining });
+    return await held.client.query({ ...config, query_timeout: remaining });
   } catch (error) {
     if (isConnectionFailure(error)) {
-      broken = error instanceof Error ? error : new Error(String(error));
+      held.broken ??= error instanceof Error ? error : new Error(String(error));
       // node-postgres' own query_timeout fires as a plain "Query read timeout" error.
-      if (/timeout/i.test(broken.message)) throw timeoutError(timeoutMs);
+      if (/timeout/i.test(held.broken.message)) throw timeoutError(timeoutMs);
     }
     throw error;
   } finally {
-    client.release(broken);
+    held.release();
   }
+}
+
+/** A checked-out client, listened to while held; released as broken if its link failed. */
+export interface Held {
+  client: PgPoolClientLike;
+  broken: Error | undefined;
+  release(): void;
+}
+
+export function hold(client: PgPoolClientLike): Held {
+  const held: Held = {
+    client,
+    broken: undefined,
+    release() {
+      client.removeListener?.('error', onError);
+      client.release(held.broken);
+    },
+  };
+  const onError = (error: Error) => {
+    held.broken ??= error;
+  };
+  client.on?.('error', onError);
+  return held;
 }
 
 /** `pool.connect()` bounded by `timeoutMs`; a connection that arrives too late goes straight back. */
