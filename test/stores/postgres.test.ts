@@ -185,6 +185,22 @@ if (skip) {
       assert.equal(await row(id), undefined);
     });
 
+    it('a touch with minExtension that would move the expiry by less writes no new row version', async () => {
+      const id = generateSessionId();
+      const rec = record({ a: 1 });
+      await store.create(id, rec);
+      const version = async () =>
+        (await pool.query(`SELECT xmin::text AS v FROM "${name}" WHERE id = $1`, [id])).rows[0].v;
+      const first = await version();
+      assert.equal(await store.touch(id, rec.expiresAt + 1000, 60_000), true);
+      assert.equal(await version(), first, 'skipped: no write at all');
+      assert.equal(await store.touch(id, rec.expiresAt + 60_000, 60_000), true);
+      assert.notEqual(await version(), first);
+      assert.equal((await row(id))?.e, String(rec.expiresAt + 60_000));
+      await store.destroy(id);
+      assert.equal(await store.touch(id, Date.now() + HOUR, 60_000), false);
+    });
+
     it('clamps expiresAt to now + ttl', async () => {
       const short = new PostgresStore({ pool, table: name, ttl: 60, cleanupInterval: 0 });
       const id = generateSessionId();

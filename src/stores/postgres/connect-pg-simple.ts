@@ -90,6 +90,15 @@ WHERE sid = $1 AND ${live} AND json_typeof(sess) = 'object'`,
       `UPDATE ${t} SET sess = (sess::jsonb || ${renewedCookie})::json, expire = ${toTimestamp('$3')}
 WHERE sid = $1 AND ${live} AND json_typeof(sess) = 'object'`,
     ),
+    touchAtLeast: statement(
+      table,
+      'touch_min',
+      `WITH s AS (SELECT sid, expire FROM ${t} WHERE sid = $1 AND ${live} AND json_typeof(sess) = 'object'),
+u AS (UPDATE ${t} AS t SET sess = (t.sess::jsonb || ${renewedCookie.replaceAll('sess->', 't.sess->')})::json,
+    expire = ${toTimestamp('$3')}
+  FROM s WHERE t.sid = s.sid AND s.expire <= ${toTimestamp('($3::float8 - $5::float8)')})
+SELECT count(*)::int AS n FROM s`,
+    ),
     destroy: statement(table, 'destroy', `DELETE FROM ${t} WHERE sid = $1`),
     page: statement(
       table,

@@ -24,6 +24,11 @@ export interface Layout {
   readonly update: Statement;
   /** Values from {@link touchValues}; rowCount 1 when touched. */
   readonly touch: Statement;
+  /**
+   * Values from {@link touchValues} plus `minExtension`: writes only when that moves the expiry
+   * by at least `minExtension`; one row `{ n }`, 1 when the session is live (written or not).
+   */
+  readonly touchAtLeast: Statement;
   /** `[id]`. */
   readonly destroy: Statement;
   /** `[afterId, now, limit]` → rows with an `id` column, in id order (keyset paging). */

@@ -60,6 +60,16 @@ WHERE id = $1 AND ${live} AND jsonb_typeof(data) = 'object'`,
       'touch',
       `UPDATE ${t} SET expires_at = $3 WHERE id = $1 AND ${live} AND jsonb_typeof(data) = 'object'`,
     ),
+    // The write is skipped when another process already renewed the session nearly as far;
+    // no write means no new row version, which is the point of asking.
+    touchAtLeast: statement(
+      table,
+      'touch_min',
+      `WITH s AS (SELECT id, expires_at FROM ${t} WHERE id = $1 AND ${live} AND jsonb_typeof(data) = 'object'),
+u AS (UPDATE ${t} AS t SET expires_at = $3::bigint FROM s
+  WHERE t.id = s.id AND s.expires_at <= $3::bigint - $4::bigint AND t.expires_at > $2)
+SELECT count(*)::int AS n FROM s`,
+    ),
     destroy: statement(table, 'destroy', `DELETE FROM ${t} WHERE id = $1`),
     page: statement(
       table,

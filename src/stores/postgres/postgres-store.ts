@@ -143,12 +143,22 @@ export class PostgresStore implements SessionStore, UserIndexStore {
     return (await this.#query(this.#sql.update, values, true)).rowCount === 1;
   }
 
-  async touch(id: string, expiresAt: number): Promise<boolean> {
+  /**
+   * Moves the expiry. With `minExtension` (ms) the row is written only when that moves it by at
+   * least that much — another process may have renewed it already — and a live session still
+   * resolves `true`: read-only traffic then costs no new row version on every request.
+   */
+  async touch(id: string, expiresAt: number, minExtension?: number): Promise<boolean> {
     assertValidSessionId(id);
     const now = Date.now();
     const e = this.#clamp(checkTime(expiresAt, 'expiresAt'), now);
     const values = this.#sql.touchValues(id, e, now);
-    return (await this.#query(this.#sql.touch, values, true)).rowCount === 1;
+    if (minExtension === undefined || !(minExtension > 0)) {
+      return (await this.#query(this.#sql.touch, values, true)).rowCount === 1;
+    }
+    values.push(Math.floor(minExtension));
+    const { rows } = await this.#query(this.#sql.touchAtLeast, values, true);
+    return rows[0]?.n === 1;
   }
 
   async destroy(id: string): Promise<void> {

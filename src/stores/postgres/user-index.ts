@@ -15,6 +15,7 @@ import { encodeObject } from './codec.js';
 import { type Statement, statement } from './layout.js';
 import {
   acquire,
+  hold,
   isConnectionFailure,
   type PgPoolLike,
   type PgQueryResult,
@@ -206,7 +207,8 @@ CREATE TABLE IF NOT EXISTS ${this.#epochs} (user_id text PRIMARY KEY, epoch bigi
     const client = await acquire(await ctx.pool(), ctx.timeoutMs).catch((error: unknown) => {
       throw toStoreError(error, true, ctx.table.name);
     });
-    let broken: Error | undefined;
+    // Listened to while held: a connection that drops emits `error` even mid-query.
+    const held = hold(client);
     const run = (config: { text: string; name?: string; values?: unknown[] }) =>
       client.query({ ...config, query_timeout: ctx.timeoutMs });
     try {
@@ -215,12 +217,12 @@ CREATE TABLE IF NOT EXISTS ${this.#epochs} (user_id text PRIMARY KEY, epoch bigi
       await run({ text: 'COMMIT' });
       return result;
     } catch (error) {
-      if (isConnectionFailure(error))
-        broken = error instanceof Error ? error : new Error(String(error));
-      else await run({ text: 'ROLLBACK' }).catch(() => {});
+      if (isConnectionFailure(error)) {
+        held.broken ??= error instanceof Error ? error : new Error(String(error));
+      } else await run({ text: 'ROLLBACK' }).catch(() => {});
       throw toStoreError(error, true, ctx.table.name);
     } finally {
-      client.release(broken);
+      held.release();
     }
   }
 }
