@@ -5,8 +5,6 @@
  * revocation racing logins on the other process leaves no session alive that the listing misses.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createClient } from 'redis';
@@ -21,37 +19,11 @@ import {
   testPool,
 } from '../helpers/postgres.js';
 import { deleteKeys, REDIS_URL, randomPrefix, redisSkipReason } from '../helpers/redis.js';
+import { type App, startApp as startTwinApp, stopApp as stop } from './processes.js';
 
 const fixture = resolve(import.meta.dirname, '../fixtures/users-app.ts');
 
-interface App {
-  child: ChildProcess;
-  url: string;
-}
-
-async function startApp(env: Record<string, string>): Promise<App> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let output = '';
-  child.stdout!.setEncoding('utf8');
-  const port = await new Promise<number>((resolvePort, reject) => {
-    child.stdout!.on('data', (chunk: string) => {
-      output += chunk;
-      const match = /listening (\d+)/.exec(output);
-      if (match) resolvePort(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`app exited early with ${code}`)));
-  });
-  return { child, url: `http://127.0.0.1:${port}` };
-}
-
-async function stop(app: App | undefined): Promise<void> {
-  if (!app || app.child.exitCode !== null) return;
-  app.child.kill('SIGTERM');
-  await once(app.child, 'exit');
-}
+const startApp = (env: Record<string, string>) => startTwinApp(fixture, env);
 
 /** A browser: one cookie jar, used against either process (the cookie works on both). */
 class Device {
