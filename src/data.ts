@@ -11,6 +11,13 @@ import { type JsonValue, USER_BINDING_KEY } from './types.js';
 /** Keys that could reach an object's prototype if some code ever merged session data. */
 const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+/**
+ * The data key under which a session written through the express-session adapter keeps
+ * express-session's cookie (and the original id when it is outside the strict id pattern). The
+ * manager never returns it from `get` and refuses to `set` it, so one store can serve both APIs.
+ */
+export const EXPRESS_KEY = '__ssjs_express';
+
 /** How deep a value may nest; deeper input is refused instead of overflowing the stack. */
 const MAX_DEPTH = 64;
 /** Longest accepted key. */
@@ -24,7 +31,7 @@ export function assertValidKey(key: unknown): asserts key is string {
   if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
     throw new InvalidSessionDataError(`session key must have 1 to ${MAX_KEY_LENGTH} characters`);
   }
-  if (RESERVED_KEYS.has(key) || key === USER_BINDING_KEY) {
+  if (RESERVED_KEYS.has(key) || key === USER_BINDING_KEY || key === EXPRESS_KEY) {
     throw new InvalidSessionDataError(`session key "${key}" is reserved`);
   }
 }

@@ -1,5 +1,5 @@
 import { SessionCookie } from './cookie.js';
-import { assertJsonValue, assertValidKey } from './data.js';
+import { assertJsonValue, assertValidKey, EXPRESS_KEY } from './data.js';
 import {
   emitLibraryWarning,
   HeadersSentError,
@@ -320,6 +320,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
       const [id, record] = next.value;
       if (!this.#isLive(record, Date.now())) continue;
       takeBinding(record.data);
+      if (Object.hasOwn(record.data, EXPRESS_KEY)) delete record.data[EXPRESS_KEY];
       yield [id, record.data as T];
     }
   }
@@ -350,6 +351,8 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
       if (record) this.store.destroy(id).catch(() => {});
       return false;
     }
+    // express-session's cookie, kept by the express-session adapter, is not application data.
+    if (Object.hasOwn(record.data, EXPRESS_KEY)) delete record.data[EXPRESS_KEY];
     state.adopt(id, record.data, record.createdAt, record.expiresAt);
     if (Object.hasOwn(record.data, USER_BINDING_KEY) && !(await this.#checkUser(state))) {
       return false;

@@ -39,7 +39,7 @@ describe('the packed package', { timeout: 180_000 }, () => {
     for (const file of files) {
       assert.match(
         file,
-        /^(dist\/|README\.md$|LICENSE$|package\.json$)/,
+        /^(dist\/|README\.md$|LICENSE$|package\.json$|express-session\/package\.json$)/,
         `unexpected file in tarball: ${file}`,
       );
     }
@@ -58,6 +58,8 @@ describe('the packed package', { timeout: 180_000 }, () => {
         tarball,
         'express@5',
         '@types/express@5',
+        'express-session@1',
+        '@types/express-session@1',
         '@types/node@20',
       ],
       {
@@ -107,6 +109,38 @@ describe('the packed package', { timeout: 180_000 }, () => {
     assert.match(stdout, /esm ok/);
   });
 
+  it('require() and import of session-store-js/express-session give the interop API', async () => {
+    const cjs = `
+      const assert = require('node:assert/strict');
+      const interop = require('session-store-js/express-session');
+      const { MemoryStore } = require('session-store-js');
+      const expressSession = require('express-session');
+      assert.equal(typeof interop.toExpressStore, 'function');
+      const store = interop.toExpressStore(new MemoryStore());
+      assert.ok(store instanceof expressSession.Store, 'extends the installed express-session Store');
+      store.get('missing-id-00000000000000000', (error, session) => {
+        assert.equal(error, null);
+        assert.equal(session, null);
+        console.log('cjs ok');
+      });
+    `;
+    const { stdout } = await run(process.execPath, ['-e', cjs], { cwd: project });
+    assert.match(stdout, /cjs ok/);
+    await writeFile(
+      join(project, 'interop.mjs'),
+      `
+      import assert from 'node:assert/strict';
+      import { toExpressStore } from 'session-store-js/express-session';
+      import { MemoryStore } from 'session-store-js';
+      import expressSession from 'express-session';
+      assert.ok(toExpressStore(new MemoryStore()) instanceof expressSession.Store);
+      console.log('esm ok');
+      `,
+    );
+    const esm = await run(process.execPath, ['interop.mjs'], { cwd: project });
+    assert.match(esm.stdout, /esm ok/);
+  });
+
   it('a TypeScript user type-checks against the installed declarations', async () => {
     await writeFile(
       join(project, 'app.mts'),
@@ -140,6 +174,20 @@ describe('the packed package', { timeout: 180_000 }, () => {
       `,
     );
     await writeFile(
+      join(project, 'interop.mts'),
+      `
+      import express from 'express';
+      import session from 'express-session';
+      import { MemoryStore } from 'session-store-js';
+      import { toExpressStore, type ExpressSessionStore } from 'session-store-js/express-session';
+      const store: ExpressSessionStore<MemoryStore> = toExpressStore(new MemoryStore(), { maxAge: 60_000 });
+      const app = express();
+      app.use(session({ store, secret: 'keyboard cat', resave: false, saveUninitialized: false }));
+      // @ts-expect-error: onLostSession is 'ignore' or 'error'
+      toExpressStore(new MemoryStore(), { onLostSession: 'sometimes' });
+      `,
+    );
+    await writeFile(
       join(project, 'tsconfig.json'),
       JSON.stringify({
         compilerOptions: {
@@ -151,7 +199,7 @@ describe('the packed package', { timeout: 180_000 }, () => {
           skipLibCheck: false,
           types: ['node'],
         },
-        files: ['app.mts', 'legacy.cts'],
+        files: ['app.mts', 'legacy.cts', 'interop.mts'],
       }),
     );
     await run(
