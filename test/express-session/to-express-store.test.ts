@@ -335,3 +335,48 @@ describe('toExpressStore onLostSession', () => {
     });
   }
 });
+
+describe('one store serving express-session and SessionManager', () => {
+  it('each reads the other: no reserved key leaks, a cookie is synthesized', async () => {
+    const { SessionManager, MemoryStore } = await import('../../src/index.js');
+    const store = new MemoryStore();
+    const sm = new SessionManager({ store, secret: 'keyboard cat', cookieName: 'connect.sid' });
+    const express = (await import('express')).default;
+    const managerApp = express();
+    managerApp.use(sm.middleware());
+    managerApp.get('/mine', async (req, res) => {
+      res.json({ views: (await sm.get(req, 'views')) ?? null, all: await sm.getAllSessions() });
+    });
+    managerApp.get('/write', async (req, res) => {
+      await sm.set(req, 'fromManager', true);
+      res.json({ id: req.sessionID });
+    });
+    const es = await serve({ store: toExpressStore(store, { maxAge: 120_000 }) });
+    const m = await listen(managerApp);
+    try {
+      const client = new Client(es.url);
+      await client.get('/');
+      await client.get('/');
+      const viaManager = new Client(m.url, client.jar);
+      const seen = (await viaManager.get('/mine')).json<{
+        views: number;
+        all: Record<string, object>;
+      }>();
+      assert.equal(seen.views, 2);
+      for (const data of Object.values(seen.all)) assert.deepEqual(Object.keys(data), ['views']);
+
+      const fresh = new Client(m.url);
+      await fresh.get('/write');
+      const back = new Client(es.url, fresh.jar);
+      const data = (await back.get('/data')).json<{ data: object }>().data;
+      assert.deepEqual(data, { fromManager: true });
+      const c = (await back.get('/cookie')).json<{ originalMaxAge: number; expires: string }>();
+      assert.equal(c.originalMaxAge, 120_000);
+      assert.ok(Date.parse(c.expires) > Date.now());
+    } finally {
+      await es.close();
+      await m.close();
+      await sm.close();
+    }
+  });
+});
