@@ -11,6 +11,7 @@ import { MANAGER_DEFAULTS } from '../src/options.js';
 import { DEFAULT_STORE_TYPE } from '../src/stores/create-store.js';
 import { FILE_STORE_DEFAULTS } from '../src/stores/file/options.js';
 import { MEMORY_STORE_DEFAULTS } from '../src/stores/memory/options.js';
+import { POSTGRES_STORE_DEFAULTS } from '../src/stores/postgres/options.js';
 import { REDIS_STORE_DEFAULTS } from '../src/stores/redis/options.js';
 import { USER_DEFAULTS } from '../src/users.js';
 
@@ -97,6 +98,13 @@ const cases = [
     file: 'src/stores/redis/options.ts',
     type: 'RedisStoreOptions',
     defaults: REDIS_STORE_DEFAULTS as Record<string, unknown>,
+    required: [],
+  },
+  {
+    heading: '#### `PostgresStore`',
+    file: 'src/stores/postgres/options.ts',
+    type: 'PostgresStoreOptions',
+    defaults: POSTGRES_STORE_DEFAULTS as Record<string, unknown>,
     required: [],
   },
 ];

@@ -138,37 +138,36 @@ export function toStoreError(error: unknown, write: boolean, table: string): Err
   const state = sqlState(error);
   if (state === undefined) {
     const reason = error instanceof Error ? error.message : String(error);
-    return new StoreUnavailableError(`session-store-js: PostgreSQL is unavailable (${reason})`, {
+    return new StoreUnavailableError(`PostgreSQL is unavailable (${reason})`, {
       cause: error,
     });
   }
   if (write && isRefusedWrite(state)) {
     return new StoreWriteError(
-      `session-store-js: PostgreSQL refused the write (SQLSTATE ${state}); the previous state is kept`,
+      `PostgreSQL refused the write (SQLSTATE ${state}); the previous state is kept`,
       { cause: error },
     );
   }
   if (state === '57014') {
     return new StoreUnavailableError(
-      'session-store-js: PostgreSQL cancelled the statement (statement timeout, SQLSTATE 57014)',
+      'PostgreSQL cancelled the statement (statement timeout, SQLSTATE 57014)',
       { cause: error },
     );
   }
   if (state === '42P01' || state === '3F000') {
     return new StoreUnavailableError(
-      `session-store-js: the table ${table} does not exist (SQLSTATE ${state}); create it with the SQL in the README or set createTable: true`,
+      `the table ${table} does not exist (SQLSTATE ${state}); create it with the SQL in the README or set createTable: true`,
       { cause: error },
     );
   }
-  return new StoreUnavailableError(
-    `session-store-js: PostgreSQL replied with an error (SQLSTATE ${state})`,
-    { cause: error },
-  );
+  return new StoreUnavailableError(`PostgreSQL replied with an error (SQLSTATE ${state})`, {
+    cause: error,
+  });
 }
 
 function timeoutError(ms: number): StoreUnavailableError {
   return new StoreUnavailableError(
-    `session-store-js: PostgreSQL did not answer within ${ms} ms (statementTimeout + 500 ms client-side bound)`,
+    `PostgreSQL did not answer within ${ms} ms (statementTimeout + 500 ms client-side bound)`,
   );
 }
 

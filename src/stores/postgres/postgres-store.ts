@@ -384,7 +384,7 @@ export class PostgresStore implements SessionStore, UserIndexStore {
     if (typeof decoded !== 'string') return decoded;
     reportBackgroundError(
       this.#onError,
-      new Error(`session-store-js: a row of ${this.table} ${decoded}; read as no session`),
+      new Error(`PostgresStore: a row of ${this.table} ${decoded}; read as no session`),
     );
     return undefined;
   }

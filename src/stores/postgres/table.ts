@@ -6,7 +6,7 @@
  * can change what a statement does.
  */
 import { createHash } from 'node:crypto';
-import { InvalidOptionError } from '../../errors.js';
+import { refuse } from '../../validate.js';
 
 /** A plain identifier: letters, digits, `_` and `$`, not starting with a digit or `$`. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*$/;
@@ -31,17 +31,17 @@ export interface TableName {
 /** Validates and quotes `table` (`name` or `schema.name`); throws `InvalidOptionError`. */
 export function parseTableName(table: unknown, layout: string): TableName {
   if (typeof table !== 'string') {
-    throw new InvalidOptionError(
-      `table must be a string such as 'sessions' or 'myschema.sessions' (got ${typeof table})`,
-    );
+    refuse('table', "a string such as 'sessions' or 'myschema.sessions'", table);
   }
   const parts = table.split('.');
   const valid =
     parts.length <= 2 &&
     parts.every((p) => IDENTIFIER.test(p) && Buffer.byteLength(p) <= MAX_IDENTIFIER_BYTES);
   if (!valid) {
-    throw new InvalidOptionError(
-      `table must be an identifier or schema.identifier of letters, digits, _ and $ (at most ${MAX_IDENTIFIER_BYTES} each, not starting with a digit) (got ${JSON.stringify(table.length > 80 ? `${table.slice(0, 80)}…` : table)})`,
+    refuse(
+      'table',
+      `an identifier or schema.identifier of letters, digits, _ and $ (at most ${MAX_IDENTIFIER_BYTES} each, not starting with a digit)`,
+      table,
     );
   }
   const digest = createHash('sha256').update(`session-store-js\0${layout}\0${table}`).digest();
