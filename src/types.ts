@@ -32,11 +32,20 @@ export interface SessionChanges {
 /**
  * The store contract. Every method validates `id` first and rejects with
  * `InvalidSessionIdError` before any I/O. A record whose `expiresAt` has passed is treated as
- * absent by every method, whether or not cleanup has removed it yet.
+ * absent by every method, whether or not cleanup has removed it yet. "Not found" is a value
+ * (`undefined`, `false`); failures reject with the typed errors of `errors.ts`.
  *
- * Tiers, after express-session's: `get`, `create`, `update`, `touch`, `destroy` are what the
- * manager calls on requests (required); `all`, `length`, `clear` back `getAllSessions`,
- * `clearAllSessions` and counting (required, may be slow); `close` ends timers and handles.
+ * Every method is required, for these reasons:
+ * - `get`, `create`, `update`, `touch`, `destroy` are what the manager calls on requests: loading,
+ *   the first write, key-level writes, rolling renewal, logout. `create` and `update`/`touch`
+ *   carry the two guarantees sessions rest on — an id collision never merges two sessions, and a
+ *   destroyed session never comes back — so none of them can be emulated by the others.
+ * - `all`, `length`, `clear` back `getAllSessions`, `clearAllSessions` and counting; they may be
+ *   slow (they walk the store), but an administrator can't log everybody out without them.
+ * - `close` ends what the store owns (see there), so a process can shut down cleanly.
+ *
+ * The optional tiers are separate: `capabilities` (what the store guarantees) and the user index
+ * ({@link UserIndexStore}); the manager detects them, never the class.
  */
 export interface SessionStore {
   /**
@@ -84,7 +93,13 @@ export interface SessionStore {
   /** Removes every session of this store (and nothing else: other files or keys are left alone). */
   clear(): Promise<void>;
 
-  /** Stops timers and releases handles the store owns. Idempotent. Clients passed in are not closed. */
+  /**
+   * Ends the store object: stops its timers, waits for background work in flight and releases
+   * what the store itself opened (a client it created from a URL, a pool). Afterwards every other
+   * method rejects with `StoreClosedError`; `close()` itself is idempotent. What is persisted stays
+   * (files, keys, rows): the next store on the same backend reads it, as after a restart. Clients
+   * and pools the application passed in are left open: the application owns them.
+   */
   close(): Promise<void>;
 
   /**

@@ -17,6 +17,13 @@ describe('README', () => {
     }
   });
 
+  it('shows the reference store exactly as it is in examples/', async () => {
+    const readme = await readFile(resolve(root, 'README.md'), 'utf8');
+    const block = /<!-- store: (\S+) -->\n```ts\n([\s\S]*?)```/.exec(readme);
+    assert.ok(block, 'README shows the reference store under <!-- store: path -->');
+    assert.equal(block[2], await readFile(resolve(root, block[1]!), 'utf8'));
+  });
+
   it('gives the two set-up commands', async () => {
     const readme = await readFile(resolve(root, 'README.md'), 'utf8');
     assert.match(readme, /npm install && npm start/);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InvalidSessionIdError, NotSupportedError } from '../../src/errors.js';
+import { InvalidSessionIdError, NotSupportedError, StoreClosedError } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
 import type { SessionRecord, SessionStore, StoreCapabilities } from '../../src/types.js';
 import { HOUR, record } from '../helpers/records.js';
@@ -14,6 +14,12 @@ export interface StoreFixture {
   store: SessionStore;
   /** Removes everything the fixture created (directories, keys). */
   cleanup(): Promise<void>;
+  /**
+   * Another store on the same backend (directory, key prefix, table), for stores whose sessions
+   * outlive the store object: the suite then checks that sessions survive `close()` and are read
+   * by the next store, as after a restart. Absent for stores that keep sessions in the process.
+   */
+  reopen?(): SessionStore;
 }
 
 /** The optional listing methods a store may lack (a wrapped express-session store). */
@@ -322,11 +328,60 @@ export function describeStore(
       }
     });
 
-    it('close() resolves and can be called twice', async () => {
+    it('after close() every method rejects with StoreClosedError, and close() again resolves', async () => {
       const extra = await factory();
-      await extra.store.close();
-      await extra.store.close();
-      await extra.cleanup();
+      const closing = extra.store;
+      const id = generateSessionId();
+      await closing.create(id, record({ kept: true }));
+      await closing.close();
+      const calls: Array<[string, () => Promise<unknown>]> = [
+        ['get', () => closing.get(id)],
+        ['create', () => closing.create(generateSessionId(), record({}))],
+        ['update', () => closing.update(id, { set: { a: 1 } }, Date.now() + HOUR)],
+        ['touch', () => closing.touch(id, Date.now() + HOUR)],
+        ['destroy', () => closing.destroy(id)],
+        ['all', () => closing.all()[Symbol.asyncIterator]().next()],
+        ['length', () => closing.length()],
+        ['clear', () => closing.clear()],
+      ];
+      try {
+        for (const [method, call] of calls) {
+          if ((unsupported as readonly string[]).includes(method)) continue;
+          await assert.rejects(
+            call,
+            (err: unknown) => err instanceof StoreClosedError && err.code === 'STORE_CLOSED',
+            `${method}() after close() did not reject with StoreClosedError`,
+          );
+        }
+        await closing.close();
+        if (extra.reopen) {
+          // What a closed store held is still there for the next store on the same backend.
+          const next = extra.reopen();
+          try {
+            assert.equal((await next.get(id))?.data.kept, true);
+          } finally {
+            await next.close();
+          }
+        }
+      } finally {
+        await extra.cleanup();
+      }
+    });
+
+    it('a session written by one store is read by the next store on the same backend', async (t) => {
+      if (!fixture.reopen)
+        return t.skip('sessions live in the store object (no backend to reopen)');
+      const id = generateSessionId();
+      await store.create(id, record({ visits: 1 }));
+      assert.equal(await store.update(id, { set: { visits: 2 } }, Date.now() + HOUR), true);
+      const next = fixture.reopen();
+      try {
+        assert.equal((await next.get(id))?.data.visits, 2);
+        await next.destroy(id);
+        assert.equal(await store.get(id), undefined, 'a destroy by the next store is seen');
+      } finally {
+        await next.close();
+      }
     });
   });
 }

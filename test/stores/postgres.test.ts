@@ -82,6 +82,7 @@ if (skip) {
     const name = table('pool');
     return {
       store: new PostgresStore({ pool, table: name }),
+      reopen: () => new PostgresStore({ pool, table: name }),
       async cleanup() {
         await dropTable(pool, name);
         await pool.end();
@@ -106,6 +107,7 @@ if (skip) {
     const name = table('cps');
     return {
       store: new PostgresStore({ pool, table: name, layout: 'connect-pg-simple' }),
+      reopen: () => new PostgresStore({ pool, table: name, layout: 'connect-pg-simple' }),
       async cleanup() {
         await dropTable(pool, name);
         await pool.end();

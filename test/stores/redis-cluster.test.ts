@@ -157,6 +157,7 @@ describe('RedisStore on Redis Cluster', { skip, timeout: 120_000 }, () => {
       const store = new RedisStore({ client: conn.client, prefix });
       return {
         store,
+        reopen: () => new RedisStore({ client: conn.client, prefix }),
         async cleanup() {
           await conn.quit();
         },

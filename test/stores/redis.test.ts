@@ -82,6 +82,7 @@ if (skip) {
       const prefix = randomPrefix(flavour.name.replace(' ', '-'));
       return {
         store: new RedisStore({ client: conn.client, prefix }),
+        reopen: () => new RedisStore({ client: conn.client, prefix }),
         async cleanup() {
           await deleteKeys(conn.raw, prefix);
           await conn.quit();
@@ -344,11 +345,10 @@ if (skip) {
         assert.equal((await viaV4.get(id))?.data.legacy, true);
       });
 
-      it('rejects with StoreClosedError after close()', async () => {
+      it('close() leaves the application client open', async () => {
         const closing = new RedisStore({ client: conn.client, prefix });
         await closing.close();
-        await assert.rejects(closing.get(generateSessionId()), StoreClosedError);
-        assert.equal(await raw('PING'), 'PONG', 'the application client stays open');
+        assert.equal(await raw('PING'), 'PONG');
       });
     });
   }

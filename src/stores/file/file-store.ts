@@ -19,6 +19,7 @@ import {
   InvalidSessionDataError,
   reportBackgroundError,
   SessionTooLargeError,
+  StoreClosedError,
   StoreWriteError,
 } from '../../errors.js';
 import { assertValidSessionId } from '../../id.js';
@@ -88,6 +89,7 @@ export class FileStore implements SessionStore, UserIndexStore {
   #dirReady = false;
   #preparing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #closed = false;
   #sweeping: Promise<number> | undefined;
   readonly #users: FileUserIndex;
 
@@ -135,6 +137,7 @@ export class FileStore implements SessionStore, UserIndexStore {
 
   async get(id: string): Promise<SessionRecord | undefined> {
     assertValidSessionId(id);
+    this.#assertOpen();
     const name = this.#codec.fileName(id);
     if (!this.#dirReady) await this.#prepare();
     const result = await readSessionFile(this.#io, name);
@@ -146,6 +149,7 @@ export class FileStore implements SessionStore, UserIndexStore {
 
   async create(id: string, record: SessionRecord): Promise<boolean> {
     assertValidSessionId(id);
+    this.#assertOpen();
     const name = this.#codec.fileName(id);
     const expiresAt = this.#clamp(record.expiresAt);
     checkTime(record.createdAt);
@@ -162,6 +166,7 @@ export class FileStore implements SessionStore, UserIndexStore {
 
   async update(id: string, changes: SessionChanges, expiresAt: number): Promise<boolean> {
     assertValidSessionId(id);
+    this.#assertOpen();
     // Snapshot of the keys now; the values are serialized when the write runs under the lock.
     const set = changes.set ? Object.entries(changes.set) : [];
     const unset = changes.unset ? [...changes.unset] : [];
@@ -173,17 +178,20 @@ export class FileStore implements SessionStore, UserIndexStore {
 
   async touch(id: string, expiresAt: number, minExtension?: number): Promise<boolean> {
     assertValidSessionId(id);
+    this.#assertOpen();
     return this.#rewrite(id, expiresAt, () => {}, minExtension);
   }
 
   async destroy(id: string): Promise<void> {
     assertValidSessionId(id);
+    this.#assertOpen();
     const name = this.#codec.fileName(id);
     if (!this.#dirReady) await this.#prepare();
     await this.#exclusive(name, () => removeSessionFile(this.#io, name));
   }
 
   async *all(): AsyncGenerator<[string, SessionRecord]> {
+    this.#assertOpen();
     let pending: string[] = [];
     const drain = async () => {
       const names = pending;
@@ -200,39 +208,46 @@ export class FileStore implements SessionStore, UserIndexStore {
   }
 
   async length(): Promise<number> {
+    this.#assertOpen();
     let count = 0;
     for await (const name of listNames(this.#fs, this.path)) if (SESSION_FILE.test(name)) count++;
     return count;
   }
 
-  createForUser(
+  async createForUser(
     id: string,
     record: SessionRecord,
     userId: string,
     limit?: UserSessionLimit,
   ): Promise<CreateForUserResult> {
     assertValidSessionId(id);
+    this.#assertOpen();
     return this.#users.create(id, record, userId, limit);
   }
 
-  listUser(userId: string): Promise<[string, SessionRecord][]> {
+  async listUser(userId: string): Promise<[string, SessionRecord][]> {
+    this.#assertOpen();
     return this.#users.list(userId);
   }
 
-  destroyUser(userId: string, exceptId?: string): Promise<number> {
+  async destroyUser(userId: string, exceptId?: string): Promise<number> {
+    this.#assertOpen();
     return this.#users.destroy(userId, exceptId);
   }
 
-  userEpoch(userId: string): Promise<number> {
+  async userEpoch(userId: string): Promise<number> {
+    this.#assertOpen();
     return this.#users.epoch(userId);
   }
 
-  raiseUserEpoch(userId: string, atLeast: number): Promise<number> {
+  async raiseUserEpoch(userId: string, atLeast: number): Promise<number> {
+    this.#assertOpen();
     return this.#users.raiseEpoch(userId, atLeast);
   }
 
   /** Removes every session file, quarantined file and stale leftover; other files stay. */
   async clear(): Promise<void> {
+    this.#assertOpen();
     const errors: Error[] = [];
     await this.#sweep(true, (error) => errors.push(error));
     if (errors.length > 0) {
@@ -242,8 +257,12 @@ export class FileStore implements SessionStore, UserIndexStore {
     }
   }
 
-  /** Stops the cleanup timer and waits for a sweep in flight. Idempotent. */
+  /**
+   * Stops the cleanup timer and waits for a sweep in flight; later calls reject with
+   * `StoreClosedError`. The files stay: the next store on the directory reads them. Idempotent.
+   */
   async close(): Promise<void> {
+    this.#closed = true;
     this.stopCleanup();
     await this.#sweeping;
   }
@@ -304,6 +323,10 @@ export class FileStore implements SessionStore, UserIndexStore {
       this.#preparing = undefined;
     });
     await this.#preparing;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreClosedError();
   }
 
   #clamp(expiresAt: number): number {

@@ -86,6 +86,7 @@ export class MemoryStore implements SessionStore, UserIndexStore {
 
   async get(id: string): Promise<SessionRecord | undefined> {
     assertValidSessionId(id);
+    this.#assertOpen();
     const entry = this.#live(id, Date.now());
     if (!entry) return undefined;
     return this.#record(entry);
@@ -140,11 +141,13 @@ export class MemoryStore implements SessionStore, UserIndexStore {
 
   async destroy(id: string): Promise<void> {
     assertValidSessionId(id);
+    this.#assertOpen();
     const entry = this.#sessions.get(id);
     if (entry) this.#delete(entry);
   }
 
   async *all(): AsyncGenerator<[string, SessionRecord]> {
+    this.#assertOpen();
     for (const [id, entry] of this.#sessions) {
       if (entry.expiry <= Date.now() - this.#base) continue;
       yield [id, this.#record(entry)];
@@ -152,10 +155,12 @@ export class MemoryStore implements SessionStore, UserIndexStore {
   }
 
   async length(): Promise<number> {
+    this.#assertOpen();
     return this.#sessions.size;
   }
 
   async clear(): Promise<void> {
+    this.#assertOpen();
     this.#sessions.clear();
     this.#index.clear();
     this.#users.clear();
@@ -188,27 +193,35 @@ export class MemoryStore implements SessionStore, UserIndexStore {
   }
 
   async listUser(userId: string): Promise<[string, SessionRecord][]> {
+    this.#assertOpen();
     return this.#userEntries(userId, Date.now()).map((entry) => [entry.id, this.#record(entry)]);
   }
 
   async destroyUser(userId: string, exceptId?: string): Promise<number> {
+    this.#assertOpen();
     const live = this.#userEntries(userId, Date.now()).filter((entry) => entry.id !== exceptId);
     for (const entry of live) this.#delete(entry);
     return live.length;
   }
 
   async userEpoch(userId: string): Promise<number> {
+    this.#assertOpen();
     return this.#users.epoch(userId);
   }
 
   async raiseUserEpoch(userId: string, atLeast: number): Promise<number> {
+    this.#assertOpen();
     return this.#users.raiseEpoch(userId, atLeast);
   }
 
+  /** Stops the timers and drops every session (they live only here); later calls reject. */
   async close(): Promise<void> {
     this.#closed = true;
     this.stopCleanup();
     this.stopIndexRebuild();
+    this.#sessions.clear();
+    this.#index.clear();
+    this.#users.clear();
   }
 
   /** Starts (or restarts) the cleanup timer, every `cleanupInterval` ms (60 000 when that is 0). */
