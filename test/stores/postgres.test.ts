@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import {
   InvalidOptionError,
@@ -512,6 +513,135 @@ if (skip) {
     });
   });
 }
+
+describe('PostgresStore: edge cases', { skip, timeout: TEST_TIMEOUT }, () => {
+  let pool: pg.Pool;
+  const made: string[] = [];
+  before(() => {
+    pool = testPool();
+  });
+  after(async () => {
+    for (const t of made) await dropTable(pool, t);
+    await pool.end();
+  });
+
+  it('refuses malformed records and changes with InvalidSessionDataError, before any I/O', async () => {
+    let connects = 0;
+    const store = new PostgresStore({
+      pool: {
+        connect() {
+          connects++;
+          return pool.connect();
+        },
+      },
+      table: 'never_created',
+      cleanupInterval: 0,
+    });
+    const id = generateSessionId();
+    const now = Date.now();
+    for (const call of [
+      () => store.create(id, { data: 'x' as never, createdAt: now, expiresAt: now + HOUR }),
+      () => store.create(id, { data: [] as never, createdAt: now, expiresAt: now + HOUR }),
+      () => store.create(id, { data: Object.create(null), createdAt: Number.NaN, expiresAt: now }),
+      () => store.update(id, { unset: 'a' as never }, now + HOUR),
+      () => store.update(id, { unset: [1 as never] }, now + HOUR),
+      () => store.touch(id, Number.POSITIVE_INFINITY),
+    ]) {
+      await assert.rejects(call, InvalidSessionDataError);
+    }
+    assert.equal(connects, 0);
+    await store.close();
+  });
+
+  it('a pool whose connect() throws is a StoreUnavailableError, not a crash', async () => {
+    const store = new PostgresStore({
+      pool: {
+        connect() {
+          throw new Error('pool is broken');
+        },
+      },
+      cleanupInterval: 0,
+    });
+    await assert.rejects(
+      store.get(generateSessionId()),
+      (e: unknown) => e instanceof StoreUnavailableError && /pool is broken/.test(e.message),
+    );
+    await store.close();
+  });
+
+  it('connect-pg-simple rows without a cookie or a creation time, or with a broken one, read safely', async () => {
+    const table = randomTable('cps_edge');
+    made.push(table);
+    const reported: Error[] = [];
+    const store = new PostgresStore({
+      pool,
+      table,
+      layout: 'connect-pg-simple',
+      ttl: 600,
+      cleanupInterval: 0,
+      onError: (e) => reported.push(e),
+    });
+    await store.length();
+    const insert = (sid: string, sess: string, expiresInMs: number) =>
+      pool.query(
+        `INSERT INTO "${table}" (sid, sess, expire) VALUES ($1, $2::json, to_timestamp($3::float8 / 1000))`,
+        [sid, sess, Date.now() + expiresInMs],
+      );
+    const bare = generateSessionId();
+    await insert(bare, '{"user":"ada"}', 300_000);
+    const got = await store.get(bare);
+    assert.deepEqual({ ...got?.data }, { user: 'ada' });
+    // No cookie to derive it from: the expiry minus ttl, never later than now.
+    assert.ok(got && Math.abs(got.createdAt - (got.expiresAt - 600_000)) < 5);
+    const soon = generateSessionId();
+    await insert(soon, '{"cookie":{"expires":"not a date","originalMaxAge":5},"a":1}', 3_000_000);
+    const late = await store.get(soon);
+    assert.ok(late && late.createdAt <= Date.now(), 'a derived createdAt is never in the future');
+    // A cookie that is not an object is replaced by one holding the new expiry.
+    const odd = generateSessionId();
+    await insert(odd, '{"cookie":"odd","a":1}', 300_000);
+    const expiresAt = Date.now() + 200_000;
+    assert.equal(await store.touch(odd, expiresAt), true);
+    const row = await pool.query(`SELECT sess FROM "${table}" WHERE sid = $1`, [odd]);
+    assert.deepEqual(row.rows[0].sess.cookie, { expires: new Date(expiresAt).toISOString() });
+    // Unsetting the data key `cookie` removes ours, never express-session's.
+    const mine = generateSessionId();
+    assert.equal(await store.create(mine, record({ cookie: 'chocolate', b: 2 })), true);
+    assert.equal(await store.update(mine, { unset: ['cookie'] }, Date.now() + HOUR), true);
+    const after = await pool.query(`SELECT sess FROM "${table}" WHERE sid = $1`, [mine]);
+    assert.equal(typeof after.rows[0].sess.cookie, 'object');
+    assert.deepEqual({ ...(await store.get(mine))?.data }, { b: 2 });
+    // A sess that is not an object is no session, and is reported.
+    const broken = generateSessionId();
+    await insert(broken, '[1,2,3]', 300_000);
+    assert.equal(await store.get(broken), undefined);
+    assert.equal(await store.touch(broken, Date.now() + HOUR), false);
+    assert.equal(reported.length, 1);
+    await store.close();
+  });
+
+  it('an idle connection of a pool the store owns dies: reported once to onError, then replaced', async () => {
+    const table = randomTable('owned');
+    made.push(table);
+    const reported: Error[] = [];
+    const store = new PostgresStore({
+      connectionString: DATABASE_URL,
+      table,
+      cleanupInterval: 0,
+      onError: (e) => reported.push(e),
+    });
+    await store.get(generateSessionId());
+    await pool.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+       WHERE application_name = 'session-store-js' AND query LIKE $1`,
+      [`%"${table}"%`],
+    );
+    for (let i = 0; i < 50 && reported.length === 0; i++) await sleep(20);
+    assert.equal(reported.length, 1, 'the dropped connection was reported');
+    assert.equal(await store.get(generateSessionId()), undefined, 'and the store still works');
+    await store.close();
+  });
+});
 
 describe('PostgresStore: options', () => {
   const pool = { connect: async () => ({}) as never };
