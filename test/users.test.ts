@@ -81,6 +81,29 @@ describe('per-user sessions: checks and hiding', () => {
         res.end();
       }),
     );
+    app.post(
+      '/revoke-others-after-logout',
+      h(async (req, res) => {
+        const user = sm.userId(req)!;
+        const loggedOut = sm.destroy(req);
+        const count = await sm.destroyUserSessions(user, { except: req });
+        await loggedOut;
+        res.json({ count });
+      }),
+    );
+    app.post(
+      '/revoke-others-when-gone',
+      h(async (req, res) => {
+        await sm.store.destroy(sm.sessionId(req)!);
+        res.json({ count: await sm.destroyUserSessions(sm.userId(req)!, { except: req }) });
+      }),
+    );
+    app.get(
+      '/list-as',
+      h(async (req, res) => {
+        res.json(await sm.listUserSessions(String(req.query.user), { current: req }));
+      }),
+    );
     app.use(jsonErrors);
     server = await listen(app);
   });
@@ -139,6 +162,81 @@ describe('per-user sessions: checks and hiding', () => {
     const unbound = await login(client, { user: null });
     assert.deepEqual(unbound.json(), { user: null });
     assert.deepEqual(await sm.listUserSessions('kept'), []);
+  });
+
+  it('a kept session that is gone by then is not kept, and nothing is brought back', async () => {
+    for (const route of ['/revoke-others-after-logout', '/revoke-others-when-gone']) {
+      const user = `gone${route.length}`;
+      const current = new Client(server.url);
+      const other = new Client(server.url);
+      await login(current, { user });
+      await login(other, { user });
+      const reply = await current.request(route, { method: 'POST' });
+      assert.deepEqual(reply.json(), { count: 1 }, route);
+      assert.deepEqual(await sm.listUserSessions(user), [], route);
+      assert.deepEqual((await other.get('/peek')).json(), { binding: null, user: null });
+    }
+  });
+
+  it('marks no session current for a request of another user or of none', async () => {
+    const alice = new Client(server.url);
+    await login(alice, { user: 'cur-a' });
+    await login(new Client(server.url), { user: 'cur-b' });
+    const seen = (await alice.get('/list-as?user=cur-b')).json<{ current: boolean }[]>();
+    assert.deepEqual(
+      seen.map((s) => s.current),
+      [false],
+    );
+    const anonymous = (await new Client(server.url).get('/list-as?user=cur-a')).json<
+      { current: boolean }[]
+    >();
+    assert.deepEqual(
+      anonymous.map((s) => s.current),
+      [false],
+    );
+  });
+
+  it('refuses and destroys a session whose binding is malformed', async () => {
+    const client = new Client(server.url);
+    await login(client, { user: 'forged' });
+    for (const bad of ['admin', null, { id: 7, epoch: 0 }, { id: 'forged', epoch: 'x' }]) {
+      const id = /^s:([^.]*)\./.exec(decodeURIComponent(client.jar.get('sid')!))![1]!;
+      await sm.store.update(id, { set: { __ssjs_user: bad } }, Date.now() + 60_000);
+      assert.deepEqual((await client.get('/peek')).json(), { binding: null, user: null });
+      assert.equal(await sm.store.get(id), undefined, 'destroyed');
+      await login(client, { user: 'forged' });
+    }
+  });
+
+  it('refuses a bound session found in a store without the user index', async () => {
+    const store = plainStore();
+    const other = new SessionManager({ store, secret: SECRET });
+    const app = express();
+    app.use(other.middleware());
+    app.get(
+      '/',
+      h(async (req, res) => {
+        res.json({ user: other.userId(req) ?? null, id: req.sessionID ?? null });
+      }),
+    );
+    const running = await listen(app);
+    try {
+      const { generateSessionId } = await import('../src/id.js');
+      const { Signer } = await import('../src/signer.js');
+      const id = generateSessionId();
+      const now = Date.now();
+      const data = Object.assign(Object.create(null), {
+        __ssjs_user: { id: 'someone', epoch: 0 },
+      });
+      await store.create(id, { data, createdAt: now, expiresAt: now + 60_000 });
+      const cookie = `sid=${encodeURIComponent(new Signer([SECRET]).sign(id))}`;
+      const reply = await new Client(running.url).get('/', { cookie });
+      assert.deepEqual(reply.json(), { user: null, id: null });
+      assert.equal(await store.get(id), undefined);
+    } finally {
+      await running.close();
+      await other.close();
+    }
   });
 
   it('a store without the user index is refused, saying which capability is missing', async () => {
