@@ -22,10 +22,12 @@ export interface ExpressStoreLike {
   clear?(callback: LegacyCallback): unknown;
   /** connect-redis and memorystore list their session ids. */
   ids?(callback: LegacyCallback): unknown;
+  /** session-file-store lists its file names. */
+  list?(callback: LegacyCallback): unknown;
 }
 
 /** The methods `callLegacy` can call. */
-export type LegacyMethod = 'get' | 'set' | 'destroy' | 'all' | 'length' | 'clear' | 'ids';
+export type LegacyMethod = 'get' | 'set' | 'destroy' | 'all' | 'length' | 'clear' | 'ids' | 'list';
 
 /** How long a legacy store call may take before it counts as unavailable, when not configured. */
 export const DEFAULT_LEGACY_TIMEOUT_MS = 5000;

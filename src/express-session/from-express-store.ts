@@ -182,8 +182,8 @@ export class ExpressStoreAdapter implements SessionStore {
 
   /**
    * Every live session with a valid id. Not streaming: express-session's `all()` hands over every
-   * session at once (stores with `ids()` are read in small batches instead, when their `all()`
-   * gives no ids). `NotSupportedError` when the store can list neither.
+   * session at once (stores listed through `ids()` or session-file-store's `list()` are read in
+   * small batches instead). `NotSupportedError` when the store can't be listed.
    */
   async *all(): AsyncGenerator<[string, SessionRecord]> {
     for await (const entry of this.entries()) {
@@ -198,47 +198,66 @@ export class ExpressStoreAdapter implements SessionStore {
    * `all()` comes in three shapes: an object keyed by id (express-session's MemoryStore,
    * memorystore), an array whose items carry their id as `id` or `sid` (connect-redis), and an
    * array without ids (connect-mongo). Without ids the sessions can't be used; the store's
-   * `ids()` is used instead when it has one, else `NotSupportedError`.
+   * `ids()` (or session-file-store's `list()`) is used instead when it has one, else
+   * `NotSupportedError`.
    */
   async *entries(): AsyncGenerator<ExpressStoreEntry> {
     this.#open();
     const store = this.source;
-    let listed: Array<[string, unknown]> | undefined;
     if (typeof store.all === 'function') {
-      listed = normalizeAll(await this.#call('all', []));
-      if (listed === undefined && typeof store.ids !== 'function') {
-        throw new NotSupportedError(
-          "the express-session store's all() gives sessions without their ids, and it has no ids(); it can't be listed",
-        );
+      const listed = normalizeAll(await this.#call('all', []));
+      if (listed) {
+        for (const [id, value] of listed) {
+          const entry = this.#entry(id, value);
+          if (entry) yield entry;
+        }
+        return;
       }
-    } else if (typeof store.ids !== 'function') {
-      throw new NotSupportedError(
-        'the express-session store has no all() method, so its sessions cannot be listed',
-      );
     }
-    if (listed) {
-      for (const [id, value] of listed) {
-        const entry = this.#entry(id, value);
-        if (entry) yield entry;
-      }
-      return;
-    }
-    const ids = await this.#call('ids', []);
-    if (!Array.isArray(ids)) {
-      throw new StoreUnavailableError("the express-session store's ids() gave no array");
-    }
+    const ids = await this.#ids();
     for (let i = 0; i < ids.length; i += READ_CONCURRENCY) {
-      const batch = ids.slice(i, i + READ_CONCURRENCY).map(String);
+      const batch = ids.slice(i, i + READ_CONCURRENCY);
       const values = await Promise.all(
         batch.map((id) => (isValidSessionId(id) ? this.#call('get', [id]) : undefined)),
       );
       for (const [j, id] of batch.entries()) {
-        // A session that went away since ids() listed it is no entry at all.
+        // A session that went away since it was listed is no entry at all.
         if ((values[j] === undefined || values[j] === null) && isValidSessionId(id)) continue;
         const entry = this.#entry(id, values[j]);
         if (entry) yield entry;
       }
     }
+  }
+
+  /**
+   * The ids of a store whose `all()` can't be used: its `ids()` (connect-redis, memorystore), or
+   * session-file-store's `list()` of file names, which end in its `options.fileExtension`.
+   */
+  async #ids(): Promise<string[]> {
+    const store = this.source as ExpressStoreLike & { options?: { fileExtension?: unknown } };
+    if (typeof store.ids === 'function') {
+      const ids = await this.#call('ids', []);
+      if (!Array.isArray(ids)) {
+        throw new StoreUnavailableError("the express-session store's ids() gave no array");
+      }
+      return ids.map(String);
+    }
+    const extension = store.options?.fileExtension;
+    if (typeof store.list === 'function' && typeof extension === 'string' && extension !== '') {
+      const files = await this.#call('list', []);
+      if (!Array.isArray(files)) {
+        throw new StoreUnavailableError("the express-session store's list() gave no array");
+      }
+      return files
+        .map(String)
+        .filter((file) => file.endsWith(extension))
+        .map((file) => file.slice(0, -extension.length));
+    }
+    throw new NotSupportedError(
+      typeof store.all === 'function'
+        ? "the express-session store's all() gives sessions without their ids, and it has no ids(); it can't be listed"
+        : 'the express-session store has no all() method, so its sessions cannot be listed',
+    );
   }
 
   async length(): Promise<number> {

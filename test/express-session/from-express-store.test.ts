@@ -58,7 +58,7 @@ describeStore(
     const fixture = await sessionFileStore();
     return { store: fromExpressStore(fixture.store, quiet), cleanup: fixture.cleanup };
   },
-  { capabilities, unsupported: ['all'] },
+  { capabilities },
 );
 
 const redis = await connectRedis();

@@ -15,7 +15,7 @@ import type { ExpressStoreLike, LegacyCallback } from '../../src/legacy-call.js'
 import { MemoryStore } from '../../src/stores/memory/memory-store.js';
 import { Client, type Listening, listen } from '../helpers/http.js';
 import { h } from '../helpers/routes.js';
-import { connectPg, connectRedis, type LegacyFixture } from './from-stores.js';
+import { connectPg, connectRedis, type LegacyFixture, sessionFileStore } from './from-stores.js';
 
 const SECRET = 'migration test secret, thirty-two characters or more';
 const HOUR = 3_600_000;
@@ -478,5 +478,38 @@ describe('migrateSessions', () => {
       migrateSessions({ from: legacyStore, to: {} as never }),
       /to must be a SessionManager or a session store/,
     );
+  });
+});
+
+describe('migrateSessions from session-file-store', () => {
+  it('lists its session files (it has no all()) and moves them, removing each file', async () => {
+    const fixture = await sessionFileStore();
+    const sm = new SessionManager({ secret: SECRET, store: new MemoryStore() });
+    try {
+      const expires = new Date(Date.now() + HOUR).toISOString();
+      const ids = Array.from(
+        { length: 40 },
+        (_, i) => `f${String(i).padStart(3, '0')}${'y'.repeat(28)}`,
+      );
+      for (const [i, id] of ids.entries()) {
+        await new Promise<void>((resolve, reject) =>
+          fixture.store.set(id, { cookie: { originalMaxAge: HOUR, expires }, n: i }, (err) =>
+            err ? reject(err) : resolve(),
+          ),
+        );
+      }
+      assert.deepEqual(await migrateSessions({ from: fixture.store, to: sm, batch: 7 }), {
+        copied: ids.length,
+        skipped: 0,
+        invalid: 0,
+      });
+      for (const [i, id] of ids.entries()) {
+        assert.equal((await sm.store.get(id))?.data.n, i);
+        assert.equal(await fixture.raw(id), undefined);
+      }
+    } finally {
+      await sm.close();
+      await fixture.cleanup();
+    }
   });
 });
