@@ -116,6 +116,9 @@ describe('the packed package', { timeout: 180_000 }, () => {
       const { MemoryStore } = require('session-store-js');
       const expressSession = require('express-session');
       assert.equal(typeof interop.toExpressStore, 'function');
+      assert.equal(typeof interop.migrateSessions, 'function');
+      const wrapped = interop.fromExpressStore(new expressSession.MemoryStore());
+      assert.equal(wrapped.capabilities.atomicCreate, 'process');
       const store = interop.toExpressStore(new MemoryStore());
       assert.ok(store instanceof expressSession.Store, 'extends the installed express-session Store');
       store.get('missing-id-00000000000000000', (error, session) => {
