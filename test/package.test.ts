@@ -91,13 +91,21 @@ describe('the packed package', { timeout: 180_000 }, () => {
     assert.match(stdout, /cjs ok/);
   });
 
-  it('ESM import gives the default export and the named exports', async () => {
+  it('ESM import gives the default export and the named exports; require() gives the CommonJS build with the same names', async () => {
     const script = `
       import assert from 'node:assert/strict';
+      import { createRequire } from 'node:module';
+      import * as esm from 'session-store-js';
       import SessionManager, { SessionManager as Named, MemoryStore, FileStore, RedisStore, SessionDestroyedError } from 'session-store-js';
-      import cjs from 'session-store-js';
+      const require = createRequire(import.meta.url);
+      assert.match(require.resolve('session-store-js'), /dist[\\/]commonjs[\\/]index\.js$/);
+      const cjs = require('session-store-js');
+      assert.notEqual(cjs, SessionManager, 'require() must load the CommonJS build, not the ESM one');
+      assert.equal(typeof cjs, 'function');
+      assert.equal(cjs.name, SessionManager.name);
+      const names = (o) => Object.keys(o).filter((k) => k !== 'default').sort();
+      assert.deepEqual(names(cjs), names(esm));
       assert.equal(SessionManager, Named);
-      assert.equal(cjs, SessionManager);
       assert.equal(typeof MemoryStore, 'function');
       assert.equal(typeof FileStore, 'function');
       assert.equal(typeof RedisStore, 'function');

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { InvalidOptionError, StoreClosedError, StoreFullError } from '../../src/errors.js';
+import { InvalidOptionError, StoreFullError } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
 import { MemoryStore, type MemoryStoreOptions } from '../../src/stores/memory/memory-store.js';
 import { HOUR, record } from '../helpers/records.js';
