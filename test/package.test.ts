@@ -98,7 +98,7 @@ describe('the packed package', { timeout: 180_000 }, () => {
       import * as esm from 'session-store-js';
       import SessionManager, { SessionManager as Named, MemoryStore, FileStore, RedisStore, SessionDestroyedError } from 'session-store-js';
       const require = createRequire(import.meta.url);
-      assert.match(require.resolve('session-store-js'), /dist[\\/]commonjs[\\/]index\.js$/);
+      assert.match(require.resolve('session-store-js'), /dist[\\/]commonjs[\\/]index.js$/);
       const cjs = require('session-store-js');
       assert.notEqual(cjs, SessionManager, 'require() must load the CommonJS build, not the ESM one');
       assert.equal(typeof cjs, 'function');
