@@ -4,10 +4,7 @@ import type { ExpressStoreLike } from './legacy-call.js';
 import type { MigrateFromOptions } from './legacy-import.js';
 import type { SessionEvent } from './middleware.js';
 import type { Secret } from './signer.js';
-import type { FileStoreOptions } from './stores/file/file-store.js';
-import type { MemoryStoreOptions } from './stores/memory/memory-store.js';
-import type { PostgresStoreOptions } from './stores/postgres/postgres-store.js';
-import type { RedisStoreOptions } from './stores/redis/redis-store.js';
+import type { BuiltInStoreOptions } from './stores/create-store.js';
 import type { SessionStore } from './types.js';
 import {
   boolean,
@@ -33,7 +30,7 @@ export interface SessionManagerOptions<S extends SessionStore = SessionStore> {
    * defaults to the manager's `maxAge`.
    * @default {}
    */
-  storeOptions?: MemoryStoreOptions | FileStoreOptions | RedisStoreOptions | PostgresStoreOptions;
+  storeOptions?: BuiltInStoreOptions;
   /**
    * A store instance (any implementation of `SessionStore`); takes precedence over `storeType`.
    * @default undefined (the manager builds the store named by `storeType`)

@@ -31,6 +31,7 @@ import {
   StoreUnavailableError,
 } from '../errors.js';
 import { assertValidSessionId, isValidSessionId } from '../id.js';
+import { KeyedQueue } from '../keyed-queue.js';
 import {
   callLegacy,
   DEFAULT_LEGACY_TIMEOUT_MS,
@@ -46,7 +47,6 @@ import {
   type LegacyRead,
   toLegacySession,
 } from '../legacy-session.js';
-import { KeyedQueue } from '../stores/file/lock.js';
 import type {
   BackgroundErrorHandler,
   JsonValue,

@@ -5,6 +5,13 @@ import { MemoryStore, type MemoryStoreOptions } from './memory/memory-store.js';
 import { PostgresStore, type PostgresStoreOptions } from './postgres/postgres-store.js';
 import { RedisStore, type RedisStoreOptions } from './redis/redis-store.js';
 
+/** Options of the built-in stores, as `storeOptions` of the manager. */
+export type BuiltInStoreOptions =
+  | MemoryStoreOptions
+  | FileStoreOptions
+  | RedisStoreOptions
+  | PostgresStoreOptions;
+
 /** The store built when the manager is given neither `store` nor `storeType`. */
 export const DEFAULT_STORE_TYPE = 'memory';
 

@@ -23,6 +23,7 @@ import {
   StoreWriteError,
 } from '../../errors.js';
 import { assertValidSessionId } from '../../id.js';
+import { KeyedQueue } from '../../keyed-queue.js';
 import type {
   BackgroundErrorHandler,
   CreateForUserResult,
@@ -46,7 +47,7 @@ import {
   writeSessionFile,
   writeSessionFileInPlace,
 } from './io.js';
-import { KeyedQueue, type LockOptions, withFileLock } from './lock.js';
+import { type LockOptions, withFileLock } from './lock.js';
 import { type FileStoreOptions, resolveFileStoreOptions } from './options.js';
 import { FileUserIndex } from './user-index.js';
 

@@ -26,24 +26,6 @@ import {
   writeAll,
 } from './fs.js';
 
-/** Runs async functions one after another per key; different keys run in parallel. */
-export class KeyedQueue {
-  readonly #tails = new Map<string, Promise<void>>();
-
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.#tails.get(key);
-    const result = previous ? previous.then(fn) : fn();
-    const tail = result.then(noop, noop);
-    this.#tails.set(key, tail);
-    void tail.then(() => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    });
-    return result;
-  }
-}
-
-function noop(): void {}
-
 /** What a lock file holds. */
 interface LockInfo {
   pid: number;

@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { boundUserOf } from '../../data.js';
+import { KeyedQueue } from '../../keyed-queue.js';
 import type { CreateForUserResult, SessionRecord, UserSessionLimit } from '../../types.js';
 import type { FileCodec } from './format.js';
 import {
@@ -25,7 +26,7 @@ import {
   writeAll,
 } from './fs.js';
 import { asWriteError, type FileIoContext, readSessionFile } from './io.js';
-import { KeyedQueue, type LockOptions, withFileLock } from './lock.js';
+import { type LockOptions, withFileLock } from './lock.js';
 
 /** What the index needs from its FileStore. */
 export interface FileIndexContext {
