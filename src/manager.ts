@@ -226,7 +226,10 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
   /**
    * Moves the request to a new session id (call it after login or any privilege change) and
    * destroys the old session. With `keep`, data is carried over. The new session gets a new
-   * absolute lifetime. Resolves the new id.
+   * absolute lifetime. With `user`, the new session is bound to that user (the login: listed
+   * and revoked per user); without it, the old session's user is kept. Rejects with
+   * `StoreFullError` for a user at `maxSessionsPerUser` under `'reject'`, `NotSupportedError`
+   * for `user` on a store without the user index. Resolves the new id.
    */
   async regenerate(req: SessionRequest, options: RegenerateOptions<T> = {}): Promise<string> {
     const keep = options.keep ?? false;

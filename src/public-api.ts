@@ -19,7 +19,11 @@ export {
   StoreWriteError,
 } from './errors.js';
 export { generateSessionId, isValidSessionId } from './id.js';
-export type { RegenerateOptions } from './manager.js';
+export type {
+  DestroyUserSessionsOptions,
+  ListUserSessionsOptions,
+  RegenerateOptions,
+} from './manager.js';
 export { SessionManager } from './manager.js';
 export type { SessionEvent, SessionMiddleware } from './middleware.js';
 export type { SessionManagerOptions } from './options.js';
@@ -36,6 +40,7 @@ export {
 export { RedisStore, type RedisStoreOptions } from './stores/redis/redis-store.js';
 export type {
   BackgroundErrorHandler,
+  CreateForUserResult,
   Guarantee,
   JsonPrimitive,
   JsonValue,
@@ -44,4 +49,9 @@ export type {
   SessionRecord,
   SessionStore,
   StoreCapabilities,
+  UserBinding,
+  UserIndexStore,
+  UserSessionLimit,
 } from './types.js';
+export { USER_BINDING_KEY } from './types.js';
+export type { UserSessionInfo } from './users.js';
