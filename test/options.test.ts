@@ -81,7 +81,11 @@ describe('option: secret', () => {
   ];
   for (const [name, secret] of missing) {
     it(`refuses a secret that is ${name}, naming secret and saying how to make one`, () => {
-      assertRefused(() => new SessionManager({ secret: secret as string }), 'secret', /randomBytes/);
+      assertRefused(
+        () => new SessionManager({ secret: secret as string }),
+        'secret',
+        /randomBytes/,
+      );
       assert.throws(
         () => new SessionManager({ secret: secret as string }),
         (error: unknown) => error instanceof Error && !error.message.includes(SECRET),

@@ -3,14 +3,14 @@
  * the compliance suite on an application pool, on a pool the store owns and on
  * connect-pg-simple's layout, each in a random table, then what is specific to PostgreSQL (row
  * layout, table creation, table names, unreadable rows, values PostgreSQL can't hold as is,
- * keyset listing, one round trip per call, refused writes, close).
+ * keyset listing, one round trip per call, refused writes, close) and the README's SQL. Options,
+ * malformed input and error mapping: postgres-input.test.ts.
  * Without a reachable PostgreSQL the file skips, except under CI=true or REQUIRE_PG=1.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import {
   InvalidOptionError,
@@ -21,11 +21,7 @@ import {
   StoreWriteError,
 } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
-import {
-  type PgPoolLike,
-  PostgresStore,
-  type PostgresStoreOptions,
-} from '../../src/stores/postgres/postgres-store.js';
+import { type PgPoolLike, PostgresStore } from '../../src/stores/postgres/postgres-store.js';
 import type { SessionRecord } from '../../src/types.js';
 import {
   DATABASE_URL,
@@ -513,195 +509,6 @@ if (skip) {
     });
   });
 }
-
-describe('PostgresStore: edge cases', { skip, timeout: TEST_TIMEOUT }, () => {
-  let pool: pg.Pool;
-  const made: string[] = [];
-  before(() => {
-    pool = testPool();
-  });
-  after(async () => {
-    for (const t of made) await dropTable(pool, t);
-    await pool.end();
-  });
-
-  it('refuses malformed records and changes with InvalidSessionDataError, before any I/O', async () => {
-    let connects = 0;
-    const store = new PostgresStore({
-      pool: {
-        connect() {
-          connects++;
-          return pool.connect();
-        },
-      },
-      table: 'never_created',
-      cleanupInterval: 0,
-    });
-    const id = generateSessionId();
-    const now = Date.now();
-    for (const call of [
-      () => store.create(id, { data: 'x' as never, createdAt: now, expiresAt: now + HOUR }),
-      () => store.create(id, { data: [] as never, createdAt: now, expiresAt: now + HOUR }),
-      () => store.create(id, { data: Object.create(null), createdAt: Number.NaN, expiresAt: now }),
-      () => store.update(id, { unset: 'a' as never }, now + HOUR),
-      () => store.update(id, { unset: [1 as never] }, now + HOUR),
-      () => store.touch(id, Number.POSITIVE_INFINITY),
-    ]) {
-      await assert.rejects(call, InvalidSessionDataError);
-    }
-    assert.equal(connects, 0);
-    await store.close();
-  });
-
-  it('a pool whose connect() throws is a StoreUnavailableError, not a crash', async () => {
-    const store = new PostgresStore({
-      pool: {
-        connect() {
-          throw new Error('pool is broken');
-        },
-      },
-      cleanupInterval: 0,
-    });
-    await assert.rejects(
-      store.get(generateSessionId()),
-      (e: unknown) => e instanceof StoreUnavailableError && /pool is broken/.test(e.message),
-    );
-    await store.close();
-  });
-
-  it('connect-pg-simple rows without a cookie or a creation time, or with a broken one, read safely', async () => {
-    const table = randomTable('cps_edge');
-    made.push(table);
-    const reported: Error[] = [];
-    const store = new PostgresStore({
-      pool,
-      table,
-      layout: 'connect-pg-simple',
-      ttl: 600,
-      cleanupInterval: 0,
-      onError: (e) => reported.push(e),
-    });
-    await store.length();
-    const insert = (sid: string, sess: string, expiresInMs: number) =>
-      pool.query(
-        `INSERT INTO "${table}" (sid, sess, expire) VALUES ($1, $2::json, to_timestamp($3::float8 / 1000))`,
-        [sid, sess, Date.now() + expiresInMs],
-      );
-    const bare = generateSessionId();
-    await insert(bare, '{"user":"ada"}', 300_000);
-    const got = await store.get(bare);
-    assert.deepEqual({ ...got?.data }, { user: 'ada' });
-    // No cookie to derive it from: the expiry minus ttl, never later than now.
-    assert.ok(got && Math.abs(got.createdAt - (got.expiresAt - 600_000)) < 5);
-    const soon = generateSessionId();
-    await insert(soon, '{"cookie":{"expires":"not a date","originalMaxAge":5},"a":1}', 3_000_000);
-    const late = await store.get(soon);
-    assert.ok(late && late.createdAt <= Date.now(), 'a derived createdAt is never in the future');
-    // A cookie that is not an object is replaced by one holding the new expiry.
-    const odd = generateSessionId();
-    await insert(odd, '{"cookie":"odd","a":1}', 300_000);
-    const expiresAt = Date.now() + 200_000;
-    assert.equal(await store.touch(odd, expiresAt), true);
-    const row = await pool.query(`SELECT sess FROM "${table}" WHERE sid = $1`, [odd]);
-    assert.deepEqual(row.rows[0].sess.cookie, { expires: new Date(expiresAt).toISOString() });
-    // Unsetting the data key `cookie` removes ours, never express-session's.
-    const mine = generateSessionId();
-    assert.equal(await store.create(mine, record({ cookie: 'chocolate', b: 2 })), true);
-    assert.equal(await store.update(mine, { unset: ['cookie'] }, Date.now() + HOUR), true);
-    const after = await pool.query(`SELECT sess FROM "${table}" WHERE sid = $1`, [mine]);
-    assert.equal(typeof after.rows[0].sess.cookie, 'object');
-    assert.deepEqual({ ...(await store.get(mine))?.data }, { b: 2 });
-    // A sess that is not an object is no session, and is reported.
-    const broken = generateSessionId();
-    await insert(broken, '[1,2,3]', 300_000);
-    assert.equal(await store.get(broken), undefined);
-    assert.equal(await store.touch(broken, Date.now() + HOUR), false);
-    assert.equal(reported.length, 1);
-    await store.close();
-  });
-
-  it('an idle connection of a pool the store owns dies: reported once to onError, then replaced', async () => {
-    const table = randomTable('owned');
-    made.push(table);
-    const reported: Error[] = [];
-    const store = new PostgresStore({
-      connectionString: DATABASE_URL,
-      table,
-      cleanupInterval: 0,
-      onError: (e) => reported.push(e),
-    });
-    await store.get(generateSessionId());
-    await pool.query(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-       WHERE application_name = 'session-store-js' AND query LIKE $1`,
-      [`%"${table}"%`],
-    );
-    for (let i = 0; i < 50 && reported.length === 0; i++) await sleep(20);
-    assert.equal(reported.length, 1, 'the dropped connection was reported');
-    assert.equal(await store.get(generateSessionId()), undefined, 'and the store still works');
-    await store.close();
-  });
-});
-
-describe('PostgresStore: options', () => {
-  const pool = { connect: async () => ({}) as never };
-  const cases: Array<[string, PostgresStoreOptions, RegExp]> = [
-    ['no pool', {}, /exactly one of pool .* and connectionString, got "neither"/],
-    ['both', { pool, connectionString: 'postgres://x' }, /exactly one of pool.*, got "both"/],
-    ['bad pool', { pool: {} as never }, /pool must be a node-postgres Pool .*, got an object/],
-    [
-      'bad url',
-      { connectionString: 'mysql://user:secret@x' },
-      /connectionString must be a string starting .*, got another string$/,
-    ],
-    [
-      'layout',
-      { pool, layout: 'mongo' as never },
-      /layout must be 'native' or 'connect-pg-simple'/,
-    ],
-    ['createTable', { pool, createTable: 'yes' as never }, /createTable must be a boolean/],
-    ['ttl', { pool, ttl: 0 }, /ttl must be a number of seconds above 0 .*, got 0/],
-    ['interval', { pool, cleanupInterval: 10 }, /cleanupInterval must be 0 \(off\) or .*, got 10/],
-    ['batch', { pool, cleanupBatchSize: 0 }, /cleanupBatchSize must be an integer from 1/],
-    ['page', { pool, pageSize: 1.5 }, /pageSize must be an integer from 1/],
-    ['timeout', { pool, statementTimeout: -1 }, /statementTimeout must be an integer .* from 1/],
-    ['onError', { pool, onError: 'x' as never }, /onError must be a function, got "x"/],
-  ];
-  for (const [what, options, message] of cases) {
-    it(`rejects ${what}`, () => {
-      assert.throws(
-        () => new PostgresStore(options),
-        (e: unknown) =>
-          e instanceof InvalidOptionError &&
-          e.message.startsWith('session-store-js: ') &&
-          message.test(e.message),
-      );
-    });
-  }
-
-  it('accepts a pool with defaults and does no I/O at construction', async () => {
-    let connects = 0;
-    const store = new PostgresStore({
-      pool: {
-        connect: async () => {
-          connects++;
-          throw new Error('no');
-        },
-      },
-    });
-    assert.equal(store.table, 'sessions');
-    assert.equal(store.layout, 'native');
-    assert.equal(store.ttl, 86400);
-    assert.equal(store.cleanupInterval, 600000);
-    assert.equal(store.statementTimeout, 2000);
-    assert.equal(
-      new PostgresStore({ pool, layout: 'connect-pg-simple', cleanupInterval: 0 }).table,
-      'session',
-    );
-    assert.equal(connects, 0);
-    await store.close();
-  });
-});
 
 describe('PostgresStore: README', () => {
   it('prints the SQL that createTable runs, for both layouts', async () => {

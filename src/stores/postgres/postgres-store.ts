@@ -6,6 +6,10 @@
  * prepared it — so `create` is insert-if-absent, `update` a key-level merge and `touch` an
  * expiry move, each atomic and none able to bring back a destroyed session. Every query is
  * bounded (pool.ts); cleanup deletes in batches under an advisory lock (cleanup.ts).
+ *
+ * Longer than most files because it is the store's whole public surface in one class — the
+ * contract, cleanup, the user-index tier and the pool's lifecycle; the SQL, the codec, query
+ * bounding and the user-index statements live in the files beside it.
  */
 import { NotSupportedError, reportBackgroundError, StoreClosedError } from '../../errors.js';
 import { assertValidSessionId, isValidSessionId } from '../../id.js';
