@@ -200,6 +200,22 @@ if (skip) {
       assert.equal(await store.touch(id, Date.now() + HOUR, 60_000), false);
     });
 
+    it('concurrent creates of one id on separate connections: exactly one wins, its data stays', async () => {
+      const otherPool = testPool();
+      const other = new PostgresStore({ pool: otherPool, table: name, cleanupInterval: 0 });
+      const id = generateSessionId();
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 ? other : store).create(id, record({ owner: i })),
+        ),
+      );
+      assert.equal(results.filter(Boolean).length, 1);
+      const winner = results.indexOf(true);
+      assert.equal((await store.get(id))?.data.owner, winner);
+      await other.close();
+      await otherPool.end();
+    });
+
     it('clamps expiresAt to now + ttl', async () => {
       const short = new PostgresStore({ pool, table: name, ttl: 60, cleanupInterval: 0 });
       const id = generateSessionId();
