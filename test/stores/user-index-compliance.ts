@@ -37,6 +37,7 @@ function bound(userId: string, ttl = HOUR, extra: Record<string, unknown> = {}):
 }
 
 const ids = (list: [string, SessionRecord][]) => list.map(([id]) => id).sort();
+const idsOf = ids;
 
 export function describeUserIndex(
   name: string,
@@ -84,6 +85,18 @@ export function describeUserIndex(
       assert.deepEqual(ids(await store.listUser('ben')), [b]);
       assert.deepEqual(await store.listUser('nobody'), []);
       assert.equal((await store.get(a[0]!))?.data.k, 1, 'an ordinary session to get');
+    });
+
+    it('loses no session to listings and revocations of others running during logins', async () => {
+      const { store } = await open();
+      const ids = Array.from({ length: 30 }, () => generateSessionId());
+      const listings: Promise<unknown>[] = [];
+      const logins = ids.map(async (id, i) => {
+        if (i % 3 === 0) listings.push(store.listUser('zoe'), store.destroyUser('zed'));
+        return store.createForUser(id, bound('zoe'), 'zoe');
+      });
+      await Promise.all([...logins, ...listings]);
+      assert.deepEqual(idsOf(await store.listUser('zoe')), [...ids].sort());
     });
 
     it('reports a collision and leaves the existing session alone', async () => {

@@ -6,7 +6,7 @@
  * the session (its binding must name the user) and unlinked when it no longer leads to one, so
  * expired and destroyed sessions leave the index the next time it is read, without a sweep.
  *
- * Steps that read and change one user's index (a login under a cap, a revocation, an epoch raise)
+ * Steps that read or change one user's index (a login, a listing, a revocation, an epoch raise)
  * run one at a time per user: in the process, and with `multiProcess` across processes through
  * a lock file `users/<h>.lock` (the session files keep their own locks, always taken inside).
  */
@@ -91,7 +91,10 @@ export class FileUserIndex {
   }
 
   async list(userId: string): Promise<[string, SessionRecord][]> {
-    return this.#live(userId, this.#hash(userId));
+    // Alone for the user too: a login writes its marker before its session, and a listing in
+    // between must not take that marker for a stale one and unlink it.
+    const user = this.#hash(userId);
+    return this.#alone(user, () => this.#live(userId, user));
   }
 
   async destroy(userId: string, exceptId?: string): Promise<number> {
