@@ -123,7 +123,14 @@ describe('the packed package', { timeout: 180_000 }, () => {
       const interop = require('session-store-js/express-session');
       const { MemoryStore } = require('session-store-js');
       const expressSession = require('express-session');
-      assert.equal(typeof interop.toExpressStore, 'function');
+      // Like express-session, the module is the session function with the classes attached.
+      assert.equal(typeof interop, 'function');
+      assert.equal(typeof interop({ secret: 's', resave: false, saveUninitialized: false }), 'function');
+      for (const name of ['Store', 'MemoryStore', 'Session', 'Cookie', 'toExpressStore', 'fromExpressStore', 'migrateSessions']) {
+        assert.equal(typeof interop[name], 'function', name);
+      }
+      assert.equal(interop.default, interop);
+      assert.ok(new interop.MemoryStore() instanceof interop.Store);
       assert.equal(typeof interop.migrateSessions, 'function');
       const wrapped = interop.fromExpressStore(new expressSession.MemoryStore());
       assert.equal(wrapped.capabilities.atomicCreate, 'process');
@@ -141,7 +148,9 @@ describe('the packed package', { timeout: 180_000 }, () => {
       join(project, 'interop.mjs'),
       `
       import assert from 'node:assert/strict';
-      import { toExpressStore } from 'session-store-js/express-session';
+      import session, { toExpressStore, MemoryStore as SessionMemoryStore } from 'session-store-js/express-session';
+      assert.equal(typeof session, 'function');
+      assert.equal(session.MemoryStore, SessionMemoryStore);
       import { MemoryStore } from 'session-store-js';
       import expressSession from 'express-session';
       assert.ok(toExpressStore(new MemoryStore()) instanceof expressSession.Store);
@@ -190,10 +199,16 @@ describe('the packed package', { timeout: 180_000 }, () => {
       import express from 'express';
       import session from 'express-session';
       import { MemoryStore } from 'session-store-js';
-      import { toExpressStore, type ExpressSessionStore } from 'session-store-js/express-session';
+      import dropIn, { toExpressStore, type ExpressSessionStore } from 'session-store-js/express-session';
       const store: ExpressSessionStore<MemoryStore> = toExpressStore(new MemoryStore(), { maxAge: 60_000 });
       const app = express();
       app.use(session({ store, secret: 'keyboard cat', resave: false, saveUninitialized: false }));
+      app.use(dropIn({ secret: 'keyboard cat', resave: false, saveUninitialized: false, cookie: { maxAge: 60_000, sameSite: 'auto' } }));
+      app.use(dropIn({ secret: ['a', 'b'], store: new MemoryStore(), resave: true, saveUninitialized: true }));
+      const store2: InstanceType<typeof dropIn.MemoryStore> = new dropIn.MemoryStore();
+      void store2;
+      // @ts-expect-error: unset is 'keep' or 'destroy'
+      dropIn({ unset: 'sometimes' });
       // @ts-expect-error: onLostSession is 'ignore' or 'error'
       toExpressStore(new MemoryStore(), { onLostSession: 'sometimes' });
       `,

@@ -26,7 +26,7 @@ export function dataOf(req: Request): Record<string, unknown> {
 
 /**
  * Routes: `/` counts views; `/set/:k/:v`; `/data`; `/regenerate` (login); `/destroy`; `/reload`;
- * `/save`; `/cookie`; `/nothing` (never touches the session); `/slow/:k/:v?ms=` sets a key after
+ * `/save`; `/cookie`; `/nothing` (never touches the session); `/wait?ms=` (answers late, session untouched); `/slow/:k/:v?ms=` sets a key after
  * a delay; errors become `{ code }` with the error's status.
  */
 export function makeApp(session: SessionFactory, options: Record<string, unknown>): Express {
@@ -72,6 +72,9 @@ export function makeApp(session: SessionFactory, options: Record<string, unknown
   });
   app.get('/nothing', (_req, res) => {
     res.send('ok');
+  });
+  app.get('/wait', (req, res) => {
+    setTimeout(() => res.send('ok'), Number(req.query.ms ?? 300));
   });
   app.get('/slow/:k/:v', (req, res) => {
     setTimeout(
