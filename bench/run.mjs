@@ -8,11 +8,11 @@
 //                     counter, our stores on every workload, small scale and micro figures
 //   --only a,b        contestants to run (bare is always added: every ratio divides by it)
 //   --workloads a,b   visit,new,stale,keys (default all; each contestant runs those it lists)
-//   --keys-rounds N   rounds that also run the concurrent-keys check (default 2)
+//   --keys-rounds N   rounds that also run the concurrent-keys check (default 1)
 //   --no-micro, --micro-only, --no-scale, --scale-only
 //   --scale-levels a,b      live sessions of the scale benchmark (default 1000,100000,1000000)
 //   --scale-file-levels a,b the same for FileStore (default 1000,100000: see BENCHMARKS.md)
-//   --scale-rounds N        rounds per scale level (default 3)
+//   --scale-rounds N        rounds per scale level (default 2)
 //   --profile         after the rounds, one `node --cpu-prof` run per session-store-js
 //                     contestant and throughput workload; prints the top self-time functions
 //   --json out.json   where the figures go (default bench/results/latest.json)
@@ -34,7 +34,7 @@ import {
   randomPrefixRoot,
   randomSchema,
 } from './lib/common.mjs';
-import { BY_ID, IDS, needs, runsWorkload, SSJS, THROUGHPUT } from './lib/contestants.mjs';
+import { BY_ID, DEFAULT_IDS, needs, runsWorkload, SSJS, THROUGHPUT } from './lib/contestants.mjs';
 import { killAll, runNode } from './lib/procs.mjs';
 import { Progress } from './lib/progress.mjs';
 import { runOne } from './lib/server-proc.mjs';
@@ -50,7 +50,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '2' },
     only: { type: 'string' },
     workloads: { type: 'string', default: 'visit,new,stale,keys' },
-    'keys-rounds': { type: 'string', default: '2' },
+    'keys-rounds': { type: 'string', default: '1' },
     quick: { type: 'boolean', default: false },
     json: { type: 'string', default: join(here, 'results', 'latest.json') },
     'no-report': { type: 'boolean', default: false },
@@ -60,7 +60,7 @@ const { values: args } = parseArgs({
     'scale-only': { type: 'boolean', default: false },
     'scale-levels': { type: 'string', default: '1000,100000,1000000' },
     'scale-file-levels': { type: 'string', default: '1000,100000' },
-    'scale-rounds': { type: 'string', default: '3' },
+    'scale-rounds': { type: 'string', default: '2' },
     profile: { type: 'boolean', default: false },
     connections: { type: 'string', default: '50' },
     sessions: { type: 'string', default: '1000' },
@@ -192,7 +192,7 @@ async function main() {
   const started = Date.now();
   const wanted = args.only
     ? ['bare', ...args.only.split(',').filter((c) => c && c !== 'bare')]
-    : [...IDS];
+    : [...DEFAULT_IDS];
   for (const c of wanted) if (!BY_ID.has(c)) throw new Error(`unknown contestant ${c}`);
   const { list, skipped } = await available(wanted);
   const load = loadavg();
@@ -268,6 +268,8 @@ async function main() {
     const microJson = join(ctx.tmpRoot, 'micro.json');
     const microArgs = [join(here, 'micro.mjs'), '--json', microJson];
     if (quick) microArgs.push('--quick', '--sessions', '10000', '--only', 'ops,heap');
+    // Cleanup and heap figures at 1,000,000 come from the scale phase; these compare the peers.
+    else microArgs.push('--sessions', '30000');
     const { code } = await runNode(microArgs, { timeoutMs: 900_000 });
     if (code !== 0) log(`micro.mjs exited ${code}`);
     try {

@@ -20,6 +20,9 @@ export const CONTESTANTS = [
     id: 'memorystore',
     label: 'express-session + memorystore',
     peer: true,
+    // express-session's MemoryStore within noise on every workload: measured on demand only
+    // (`--only memorystore`), and in the micro-benchmarks.
+    onDemand: true,
     workloads: ['visit', 'keys'],
   },
   {
@@ -90,6 +93,8 @@ export const CONTESTANTS = [
     ssjs: true,
     store: 'file',
     needs: ['ssjs'],
+    // The kernel's file calls dominate FileStore; the cookie header is a small part of it.
+    onDemand: true,
     workloads: ['visit'],
   },
   {
@@ -146,6 +151,8 @@ export const CONTESTANTS = [
 
 export const BY_ID = new Map(CONTESTANTS.map((c) => [c.id, c]));
 export const IDS = CONTESTANTS.map((c) => c.id);
+/** The contestants of a run without `--only`. */
+export const DEFAULT_IDS = CONTESTANTS.filter((c) => !c.onDemand).map((c) => c.id);
 /** Contestants that are session-store-js's own manager (profiled with `--profile`). */
 export const SSJS = new Set(CONTESTANTS.filter((c) => c.ssjs).map((c) => c.id));
 export const THROUGHPUT = ['visit', 'new', 'stale'];
