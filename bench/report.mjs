@@ -135,6 +135,7 @@ function markdown(results, hasScale) {
   scale(results, p, hasScale);
   capacity(results, p);
   micro(results, p);
+  users(results, p);
   profiles(results, p);
   p(
     '## Caveats',
@@ -339,6 +340,24 @@ function micro(results, p) {
     p('');
   }
   for (const [k, v] of Object.entries(m.errors ?? {})) p(`- Failed: ${k}: ${v}`);
+}
+
+function users(results, p) {
+  const list = results.users;
+  if (!Array.isArray(list) || list.length === 0) return;
+  p(
+    '## Per-user sessions (`bench/users.mjs`)',
+    '',
+    'Sessions bound to users (`regenerate({ user })`), 5 per user; per call, on random users.',
+    '',
+    '| store | sessions | listUserSessions µs | destroyUserSessions µs | login: create → createForUser µs | signed-in request: get + epoch read µs |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const r of list)
+    p(
+      `| ${r.store} | ${int(r.sessions)} | ${fmt(r.listUserSessionsUs, 1)} | ${fmt(r.destroyUserSessionsUs, 1)} | ${fmt(r.createUs, 1)} → ${fmt(r.createForUserUs, 1)} (+${r.loginIndexCostPct} %) | ${fmt(r.getUs, 1)} + ${fmt(r.userEpochUs, 1)} (${r.requestIndexCostPct} % of the read) |`,
+    );
+  p('');
 }
 
 function profiles(results, p) {

@@ -9,7 +9,7 @@
 //   --only a,b        contestants to run (bare is always added: every ratio divides by it)
 //   --workloads a,b   visit,new,stale,keys (default all; each contestant runs those it lists)
 //   --keys-rounds N   rounds that also run the concurrent-keys check (default 1)
-//   --no-micro, --micro-only, --no-scale, --scale-only
+//   --no-micro, --micro-only, --no-scale, --scale-only, --no-users (the per-user index figures)
 //   --scale-levels a,b      live sessions of the scale benchmark (default 1000,100000,1000000)
 //   --scale-file-levels a,b the same for FileStore (default 1000,100000: see BENCHMARKS.md)
 //   --scale-rounds N        rounds per scale level (default 2)
@@ -55,6 +55,7 @@ const { values: args } = parseArgs({
     json: { type: 'string', default: join(here, 'results', 'latest.json') },
     'no-report': { type: 'boolean', default: false },
     'no-micro': { type: 'boolean', default: false },
+    'no-users': { type: 'boolean', default: false },
     'micro-only': { type: 'boolean', default: false },
     'no-scale': { type: 'boolean', default: false },
     'scale-only': { type: 'boolean', default: false },
@@ -86,6 +87,7 @@ const workloads = args.workloads.split(',').filter(Boolean);
 const runMain = !args['micro-only'] && !args['scale-only'];
 const runMicro = !args['no-micro'] && !args['scale-only'];
 const runScalePhase = !args['no-scale'] && !args['micro-only'];
+const runUsers = !args['no-users'] && !args['micro-only'] && !args['scale-only'];
 const scaleLevels = quick ? [300, 10_000] : numbers(args['scale-levels']);
 const scaleFileLevels = quick ? [300, 10_000] : numbers(args['scale-file-levels']);
 const progress = new Progress();
@@ -162,8 +164,9 @@ async function available(wanted) {
     skip('postgresStore', 'PostgresStore not in this build');
   try {
     const interop = await import('session-store-js/express-session');
-    const mod = interop.default ?? interop;
-    if (typeof mod.toExpressStore !== 'function') throw new Error('no toExpressStore export');
+    if (typeof interop.toExpressStore !== 'function') throw new Error('no toExpressStore export');
+    if (typeof (interop.default ?? interop.session) !== 'function')
+      skip('dropin', 'the drop-in session() is not in this build');
   } catch (error) {
     skip(
       'interop',
@@ -228,6 +231,7 @@ async function main() {
   }
   if (runScalePhase) progress.plan('scale-fill', 2, quick ? 2 : 30);
   if (runMicro) progress.plan('micro', 1, quick ? 15 : 90);
+  if (runUsers) progress.plan('users', 1, quick ? 5 : 40);
   if (runMain) {
     for (let round = 1; round <= rounds; round++) {
       for (const { workload, contestant } of roundPlan(list, round)) {
@@ -274,6 +278,21 @@ async function main() {
     if (code !== 0) log(`micro.mjs exited ${code}`);
     try {
       results.micro = JSON.parse(readFileSync(microJson, 'utf8'));
+    } catch {}
+    progress.end();
+  }
+  if (runUsers) {
+    progress.start('users', 'per-user sessions: listing, revoking, index cost (bench/users.mjs)');
+    const usersJson = join(ctx.tmpRoot, 'users.json');
+    const sizes = quick
+      ? ['--sessions', '10000', '--samples', '200']
+      : ['--sessions', '100000', '--samples', '500'];
+    const { code } = await runNode([join(here, 'users.mjs'), ...sizes, '--json', usersJson], {
+      timeoutMs: 600_000,
+    });
+    if (code !== 0) log(`users.mjs exited ${code}`);
+    try {
+      results.users = JSON.parse(readFileSync(usersJson, 'utf8'));
     } catch {}
     progress.end();
   }

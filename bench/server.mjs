@@ -130,9 +130,8 @@ async function pgClientPool() {
 }
 
 /** `session-store-js/express-session`: `toExpressStore` and the drop-in `session()`. */
-async function interop() {
-  const mod = await import('session-store-js/express-session');
-  return mod.default ?? mod;
+function interop() {
+  return import('session-store-js/express-session');
 }
 
 /** One of our stores, for the interop contestants. */
@@ -156,7 +155,7 @@ async function toExpressStoreAdapter(kind) {
 
 async function dropInAdapter(kind) {
   const mod = await interop();
-  const session = mod.session ?? mod;
+  const session = mod.default ?? mod.session;
   const store = await ssjsStore(kind);
   return expressSessionAdapter(() => store, session);
 }

@@ -7,7 +7,8 @@
 // workload because every ratio divides by it.
 
 /** `needs`: redis (the Redis server), pg (PostgreSQL), ssjs (the built package), interop
- * (`session-store-js/express-session`), postgresStore (our PostgresStore exported). */
+ * (`session-store-js/express-session`), dropin (its drop-in `session()`), postgresStore (our
+ * PostgresStore exported). */
 export const CONTESTANTS = [
   { id: 'bare', label: 'bare Express', workloads: ['visit', 'new', 'stale'] },
   {
@@ -130,21 +131,21 @@ export const CONTESTANTS = [
     id: 'dropin-memory',
     label: 'drop-in session() + MemoryStore',
     interop: true,
-    needs: ['ssjs', 'interop'],
+    needs: ['ssjs', 'interop', 'dropin'],
     workloads: ['visit', 'new', 'keys'],
   },
   {
     id: 'dropin-file',
     label: 'drop-in session() + FileStore',
     interop: true,
-    needs: ['ssjs', 'interop'],
+    needs: ['ssjs', 'interop', 'dropin'],
     workloads: ['visit', 'new', 'keys'],
   },
   {
     id: 'dropin-redis',
     label: 'drop-in session() + RedisStore',
     interop: true,
-    needs: ['ssjs', 'interop', 'redis'],
+    needs: ['ssjs', 'interop', 'dropin', 'redis'],
     workloads: ['visit', 'new', 'keys'],
   },
 ];
