@@ -91,6 +91,7 @@ if (skip) {
     const name = table('url');
     return {
       store: new PostgresStore({ connectionString: DATABASE_URL, table: name }),
+      reopen: () => new PostgresStore({ connectionString: DATABASE_URL, table: name }),
       async cleanup() {
         const pool = testPool();
         await dropTable(pool, name);
