@@ -5,13 +5,15 @@
  * does not.
  */
 import assert from 'node:assert/strict';
+import type { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import realSession from 'express-session';
+import dropIn from '../../src/express-session/index.js';
 import type { SessionStore } from '../../src/index.js';
 import { Client, listen } from '../helpers/http.js';
 import { makeApp } from './app.js';
-import { IMPLS, useImpl } from './impls.js';
+import { IMPLS, ours, real, useImpl } from './impls.js';
 
 for (const impl of IMPLS) {
   const isReal = impl.label === 'express-session';
@@ -95,9 +97,12 @@ class TrustingStore extends realSession.Store {
 }
 
 describe('a stored session whose cookie has expired', () => {
-  for (const [label, session] of IMPLS.slice(0, 2).map((i, n) => [i.label, n] as const)) {
+  for (const [label, factory] of [
+    ['express-session', real],
+    ['drop-in', ours],
+  ] as const) {
+    const session = label === 'express-session' ? 0 : 1;
     it(`${label}: ${session === 0 ? 'adopted' : 'refused'} (synchronous store)`, async () => {
-      const factory = (await IMPLS[session]!.setup()).session;
       const store = new TrustingStore();
       const server = await listen(makeApp(factory, { store, cookie: { maxAge: 60_000 } }));
       try {
@@ -118,8 +123,6 @@ describe('a stored session whose cookie has expired', () => {
 
 describe('switching from express-session', () => {
   it('same secret and name: nobody is logged out, existing store data is read as is', async () => {
-    const real = (await IMPLS[0]!.setup()).session;
-    const ours = (await IMPLS[1]!.setup()).session;
     const store = new realSession.MemoryStore();
     const before = await listen(makeApp(real, { store }));
     const client = new Client(before.url);
@@ -132,6 +135,49 @@ describe('switching from express-session', () => {
       assert.equal((await again.get('/')).body, 'views=3');
     } finally {
       await afterSwitch.close();
+    }
+  });
+});
+
+describe("a store's disconnect event", () => {
+  it('express-session then serves requests without a session; the drop-in does not', async () => {
+    for (const [label, factory, store] of [
+      ['express-session', real, new realSession.MemoryStore()],
+      ['drop-in', ours, new dropIn.MemoryStore()],
+    ] as const) {
+      const server = await listen(makeApp(factory, { store }));
+      try {
+        const client = new Client(server.url);
+        await client.get('/');
+        (store as unknown as EventEmitter).emit('disconnect');
+        const reply = await client.get('/');
+        if (label === 'express-session') assert.equal(reply.status, 500, 'no req.session');
+        else assert.equal(reply.body, 'views=2');
+      } finally {
+        await server.close();
+      }
+    }
+  });
+});
+
+describe('two cookies of the same name, a stale one first', () => {
+  it('express-session reads only the first; the drop-in finds the signed one', async () => {
+    for (const [label, factory] of [
+      ['express-session', real],
+      ['drop-in', ours],
+    ] as const) {
+      const server = await listen(makeApp(factory, {}));
+      try {
+        const client = new Client(server.url);
+        await client.get('/');
+        const live = client.jar.get('connect.sid')!;
+        const reply = await new Client(server.url).get('/', {
+          cookie: `connect.sid=s%3Astale.c2lnbmF0dXJl; connect.sid=${live}`,
+        });
+        assert.equal(reply.body, label === 'express-session' ? 'views=1' : 'views=2');
+      } finally {
+        await server.close();
+      }
     }
   });
 });
