@@ -115,3 +115,27 @@ export function boundUserOf(data: Record<string, JsonValue>): string | undefined
   const binding = data[USER_BINDING_KEY] as { id?: unknown } | null | undefined;
   return typeof binding?.id === 'string' ? binding.id : undefined;
 }
+
+/**
+ * The keys of `data` a regenerate carries over: every own key for `true`, else the listed ones
+ * that `data` has, never the internal keys (see `isCarried`). A fresh null-prototype object.
+ */
+export function pickKeys(
+  data: Record<string, JsonValue>,
+  keep: true | readonly string[],
+): Record<string, JsonValue> {
+  const picked: Record<string, JsonValue> = Object.create(null);
+  const keys = keep === true ? Object.keys(data) : keep;
+  for (const key of keys) {
+    if (isCarried(key) && Object.hasOwn(data, key)) picked[key] = data[key] as JsonValue;
+  }
+  return picked;
+}
+
+/**
+ * Whether a regenerate may carry `key` over: not the user binding (the new session gets its
+ * own) nor the express-session adapter's cookie (not application data).
+ */
+export function isCarried(key: string): boolean {
+  return key !== USER_BINDING_KEY && key !== EXPRESS_KEY;
+}

@@ -1,5 +1,5 @@
 import { SessionCookie } from './cookie.js';
-import { assertJsonValue, assertValidKey, EXPRESS_KEY } from './data.js';
+import { assertJsonValue, assertValidKey, EXPRESS_KEY, pickKeys } from './data.js';
 import {
   emitLibraryWarning,
   HeadersSentError,
@@ -19,7 +19,10 @@ import { Signer } from './signer.js';
 import { createStore, isSessionStore } from './stores/create-store.js';
 import {
   type JsonValue,
+  type MoveResult,
+  type SessionChanges,
   type SessionData,
+  type SessionMove,
   type SessionRecord,
   type SessionStore,
   USER_BINDING_KEY,
@@ -66,6 +69,13 @@ export interface DestroyUserSessionsOptions {
 
 /** How many fresh ids are tried when the store reports a collision (practically never). */
 const CREATE_ATTEMPTS = 3;
+/**
+ * How long after a regenerate a logout of the old session still ends the new one: covers the
+ * requests that loaded the old session before the move and are still running.
+ */
+const FORWARD_MS = 600_000;
+const MISSING: MoveResult = Object.freeze({ status: 'missing' });
+const COLLISION: MoveResult = Object.freeze({ status: 'collision' });
 /** Clock skew tolerated between machines sharing a store, for the `createdAt` sanity check. */
 const CLOCK_SKEW_MS = 60_000;
 
@@ -225,11 +235,15 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
 
   /**
    * Moves the request to a new session id (call it after login or any privilege change) and
-   * destroys the old session. With `keep`, data is carried over. The new session gets a new
-   * absolute lifetime. With `user`, the new session is bound to that user (the login: listed
-   * and revoked per user); without it, the old session's user is kept. Rejects with
-   * `StoreFullError` for a user at `maxSessionsPerUser` under `'reject'`, `NotSupportedError`
-   * for `user` on a store without the user index. Resolves the new id.
+   * ends the old session. With `keep`, data is carried over — what the store holds at that
+   * moment, other requests' writes included. The new session gets a new absolute lifetime.
+   * With `user`, the new session is bound to that user (the login: listed and revoked per
+   * user); without it, the old session's user is kept. Resolves the new id. Rejects with
+   * `SessionDestroyedError` (and creates nothing) when the session was destroyed or expired
+   * meanwhile: a logout that came first wins; a logout that comes after, from a request that
+   * loaded the old session, ends the new session too. Rejects with `StoreFullError` for a user
+   * at `maxSessionsPerUser` under `'reject'`, `NotSupportedError` for `user` on a store without
+   * the user index.
    */
   async regenerate(req: SessionRequest, options: RegenerateOptions<T> = {}): Promise<string> {
     const keep = options.keep ?? false;
@@ -240,17 +254,19 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     const state = this.#slot.of(req);
     return state.enqueue(async () => {
       if (state.res.headersSent) throw new HeadersSentError();
-      const data: Record<string, JsonValue> = Object.create(null);
-      if (state.data) {
-        const keys = keep === true ? Object.keys(state.data) : keep === false ? [] : keep;
-        for (const key of keys) if (Object.hasOwn(state.data, key)) data[key] = state.data[key]!;
-      }
       const oldId = state.id;
       const user = login === undefined ? state.user : login;
-      const id = user
-        ? await this.#createForUser(state, data, user)
-        : await this.#create(state, data);
-      if (oldId !== undefined) await this.#store(() => this.store.destroy(oldId));
+      const keys = keep === true ? true : keep === false ? [] : keep;
+      if (oldId !== undefined) this.#renewals.forget(oldId);
+      if (!user) {
+        if (oldId === undefined) return this.#create(state, Object.create(null));
+        return this.#move(state, oldId, keys, CREATE_ATTEMPTS);
+      }
+      // A session bound to a user is created through the user index, then the old one is
+      // moved into it.
+      const forwardUntil = this.#forwardUntil(state);
+      const id = await this.#createForUser(state, Object.create(null), user);
+      if (oldId !== undefined) await this.#moveInto(state, oldId, id, keys, forwardUntil);
       return id;
     });
   }
@@ -525,6 +541,104 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     return this.#insert(state, this.#newRecord(data), CREATE_ATTEMPTS, true) as Promise<string>;
   }
 
+  /** Moves the request's session `oldId` to a fresh id (a new one on a collision). */
+  async #move(
+    state: RequestState,
+    oldId: string,
+    keep: true | readonly string[],
+    attempts: number,
+  ): Promise<string> {
+    const id = generateSessionId();
+    const now = Date.now();
+    const move: SessionMove = {
+      keep,
+      createdAt: now,
+      expiresAt: this.#expiryFor(now, now),
+      forwardUntil: this.#forwardUntil(state),
+    };
+    const store = this.store;
+    const result = await (store.move
+      ? this.#store(() => store.move!(oldId, id, move))
+      : this.#moveInSteps(oldId, id, move));
+    if (result.status === 'collision') {
+      if (attempts <= 1) throw new SessionCollisionError();
+      return this.#move(state, oldId, keep, attempts - 1);
+    }
+    if (result.status === 'missing') this.#lost(state);
+    state.adopt(id, result.data, move.createdAt, move.expiresAt);
+    this.#sendCookie(state);
+    return id;
+  }
+
+  /**
+   * Until when a logout of the request's session, once moved, still ends the new one: long
+   * enough for any request that loaded it to log out, never longer than it could have lived.
+   */
+  #forwardUntil(state: RequestState): number {
+    const now = Date.now();
+    return Math.min(Math.max(state.expiresAt, now), now + FORWARD_MS);
+  }
+
+  /** Moves the kept keys of `oldId` into the request's new session `id`, just created. */
+  async #moveInto(
+    state: RequestState,
+    oldId: string,
+    id: string,
+    keep: true | readonly string[],
+    forwardUntil: number,
+  ): Promise<void> {
+    const move: SessionMove = {
+      keep,
+      createdAt: state.createdAt,
+      expiresAt: state.expiresAt,
+      forwardUntil,
+      into: 'existing',
+    };
+    const store = this.store;
+    const result = await (store.move
+      ? this.#store(() => store.move!(oldId, id, move))
+      : this.#moveInSteps(oldId, id, move));
+    if (result.status !== 'moved') {
+      await this.#store(() => store.destroy(id));
+      this.#lost(state);
+    }
+    state.data = result.data;
+  }
+
+  /**
+   * `move` for a store without it: read the old session as stored, create the new one, re-read
+   * the old one (a logout since wins: the new session goes; writes since are carried over), then
+   * destroy it. A logout or write landing between the re-read and the destroy is missed: stores
+   * with `move` close that window.
+   */
+  async #moveInSteps(oldId: string, id: string, move: SessionMove): Promise<MoveResult> {
+    const store = this.store;
+    const before = await this.#store(() => store.get(oldId));
+    if (!before || !this.#isLive(before, Date.now())) return MISSING;
+    const data = pickKeys(before.data, move.keep);
+    if (move.into === 'existing') {
+      const changes = diff(Object.create(null), data);
+      if (changes && !(await this.#store(() => store.update(id, changes, move.expiresAt)))) {
+        return MISSING;
+      }
+    } else {
+      const record = { data, createdAt: move.createdAt, expiresAt: move.expiresAt };
+      if (!(await this.#store(() => store.create(id, record)))) return COLLISION;
+    }
+    const after = await this.#store(() => store.get(oldId));
+    if (!after || !this.#isLive(after, Date.now())) {
+      if (move.into !== 'existing') await this.#store(() => store.destroy(id));
+      return MISSING;
+    }
+    const latest = pickKeys(after.data, move.keep);
+    const changes = diff(data, latest);
+    if (changes && !(await this.#store(() => store.update(id, changes, move.expiresAt)))) {
+      return MISSING;
+    }
+    await this.#store(() => store.destroy(oldId));
+    return { status: 'moved', data: latest };
+  }
+
   #newRecord(data: Record<string, JsonValue>): SessionRecord {
     const now = Date.now();
     return { data, createdAt: now, expiresAt: this.#expiryFor(now, now) };
@@ -647,6 +761,29 @@ function storeFailure(error: unknown): unknown {
 
 function rejectStoreFailure(error: unknown): never {
   throw storeFailure(error);
+}
+
+/** The change that turns `from` into `to` (keys compared by their JSON), or `undefined`. */
+function diff(
+  from: Record<string, JsonValue>,
+  to: Record<string, JsonValue>,
+): SessionChanges | undefined {
+  const set: Record<string, JsonValue> = Object.create(null);
+  const unset: string[] = [];
+  let changed = false;
+  for (const key of Object.keys(to)) {
+    if (!Object.hasOwn(from, key) || JSON.stringify(from[key]) !== JSON.stringify(to[key])) {
+      set[key] = to[key] as JsonValue;
+      changed = true;
+    }
+  }
+  for (const key of Object.keys(from)) {
+    if (!Object.hasOwn(to, key)) {
+      unset.push(key);
+      changed = true;
+    }
+  }
+  return changed ? { set, unset } : undefined;
 }
 
 /** The value of `key` in the request's session (own keys only, whatever a store hands back). */

@@ -103,12 +103,55 @@ export interface SessionStore {
   close(): Promise<void>;
 
   /**
+   * Optional tier, used by `regenerate`: moves the live session `oldId` to the new id `newId` in
+   * one step, so that whatever runs concurrently sees either the old session or the new one.
+   * Reads `oldId` as stored now (key-level writes of other requests included), creates `newId`
+   * with the keys of `move.keep` and the times of `move`, and ends `oldId`, leaving a forward:
+   * until `move.forwardUntil`, `destroy(oldId)` also destroys `newId`, so a logout by a request
+   * that loaded the old session before the move still ends the session. After the move, `oldId`
+   * reads as absent and `update`/`touch` of it resolve `false`.
+   *
+   * Resolves `{ status: 'moved', data }` with the new session's data; `{ status: 'missing' }`
+   * when `oldId` is missing or expired (nothing is created: a logout that came first wins);
+   * `{ status: 'collision' }` when `newId` is live (nothing changes; the manager picks another
+   * id). A move never counts as a new session against a store's capacity.
+   *
+   * Without it, the manager moves a session in separate steps (read, create, re-check, destroy),
+   * which leaves a short window where a concurrent logout or write is missed.
+   */
+  move?(oldId: string, newId: string, move: SessionMove): Promise<MoveResult>;
+
+  /**
    * What the store guarantees. Absent means every guarantee holds (our native stores); a store
    * that emulates one only within this process says `'process'`, and the manager refuses a
    * feature that needs a guarantee the store lacks, naming it.
    */
   readonly capabilities?: StoreCapabilities;
 }
+
+/** What {@link SessionStore.move} is asked to do. */
+export interface SessionMove {
+  /** The keys carried to the new session: `true` for all, else these (absent ones are skipped). */
+  readonly keep: true | readonly string[];
+  /** The new session's `createdAt` (ms since the epoch). */
+  readonly createdAt: number;
+  /** The new session's `expiresAt` (ms since the epoch). */
+  readonly expiresAt: number;
+  /** Until when (ms since the epoch) a `destroy` of the old id also destroys the new one. */
+  readonly forwardUntil: number;
+  /**
+   * `'new'` (the default): the store creates `newId`. `'existing'`: the manager just created
+   * `newId` (a session bound to a user, through the user index); the kept keys are added to it,
+   * its times stay, and `missing` also means it is gone. The user binding is never carried.
+   */
+  readonly into?: 'new' | 'existing';
+}
+
+/** The outcome of {@link SessionStore.move}. */
+export type MoveResult =
+  | { status: 'moved'; data: Record<string, JsonValue> }
+  | { status: 'missing' }
+  | { status: 'collision' };
 
 /** A guarantee a store gives everywhere (`true`), within one process only (`'process'`), or not at all (`false`). */
 export type Guarantee = boolean | 'process';

@@ -26,7 +26,7 @@ import {
   randomPrefix,
   redisSkipReason,
 } from './helpers/redis.js';
-import { h } from './helpers/routes.js';
+import { addSessionWriteRoutes, h } from './helpers/routes.js';
 
 const SECRET = 'renewal test secret, long enough: 0123456789abcdef';
 // Long enough that 40 concurrent requests land within one window on a loaded machine.
@@ -59,13 +59,7 @@ async function serve(store: SessionStore) {
   });
   const app = express();
   app.use(sm.middleware());
-  app.get(
-    '/write/:key/:value',
-    h(async (req, res) => {
-      await sm.set(req, req.params.key as string, req.params.value as string);
-      res.json({ ok: true });
-    }),
-  );
+  addSessionWriteRoutes(app, sm);
   app.get(
     '/read/:key',
     h(async (req, res) => {

@@ -216,6 +216,87 @@ export function describeStore(
       assert.equal(await store.touch(generateSessionId(), Date.now() + HOUR, 5000), false);
     });
 
+    describe('move (optional tier)', () => {
+      const times = (forward = HOUR) => {
+        const now = Date.now();
+        return { createdAt: now, expiresAt: now + HOUR, forwardUntil: now + forward };
+      };
+
+      it('carries what is stored now to the new id and ends the old one', async (t) => {
+        if (!store.move) return t.skip('this store has no move');
+        const oldId = generateSessionId();
+        await store.create(oldId, record({ user: 'ada', cart: 1 }));
+        await store.update(oldId, { set: { cart: 2 } }, Date.now() + HOUR);
+        const newId = generateSessionId();
+        const move = { keep: true as const, ...times() };
+        const result = await store.move(oldId, newId, move);
+        assert.equal(result.status, 'moved');
+        assert.deepEqual(plain((result as { data: object }).data), { user: 'ada', cart: 2 });
+        const moved = await store.get(newId);
+        assert.deepEqual(plain(moved?.data ?? {}), { user: 'ada', cart: 2 });
+        assert.equal(moved?.createdAt, move.createdAt);
+        assert.equal(moved?.expiresAt, move.expiresAt);
+        assert.equal(await store.get(oldId), undefined);
+        assert.equal(await store.update(oldId, { set: { a: 1 } }, Date.now() + HOUR), false);
+        assert.equal(await store.touch(oldId, Date.now() + HOUR), false);
+        assert.equal(await store.get(oldId), undefined);
+      });
+
+      it('keeps only the listed keys', async (t) => {
+        if (!store.move) return t.skip('this store has no move');
+        const oldId = generateSessionId();
+        await store.create(oldId, record({ user: 'ada', csrf: 'x', theme: 'dark' }));
+        const newId = generateSessionId();
+        const result = await store.move(oldId, newId, { keep: ['theme', 'absent'], ...times() });
+        assert.deepEqual(plain((result as { data: object }).data), { theme: 'dark' });
+        assert.deepEqual(plain((await store.get(newId))?.data ?? {}), { theme: 'dark' });
+      });
+
+      it('a destroyed or unknown session is not moved and nothing is created', async (t) => {
+        if (!store.move) return t.skip('this store has no move');
+        const oldId = generateSessionId();
+        await store.create(oldId, record({ user: 'ada' }));
+        await store.destroy(oldId);
+        const newId = generateSessionId();
+        assert.deepEqual(await store.move(oldId, newId, { keep: true, ...times() }), {
+          status: 'missing',
+        });
+        assert.equal(await store.get(newId), undefined);
+        assert.equal(await store.get(oldId), undefined);
+      });
+
+      it('a live new id is a collision: nothing changes', async (t) => {
+        if (!store.move) return t.skip('this store has no move');
+        const oldId = generateSessionId();
+        const newId = generateSessionId();
+        await store.create(oldId, record({ owner: 'old' }));
+        await store.create(newId, record({ owner: 'other' }));
+        assert.deepEqual(await store.move(oldId, newId, { keep: true, ...times() }), {
+          status: 'collision',
+        });
+        assert.equal((await store.get(oldId))?.data.owner, 'old');
+        assert.equal((await store.get(newId))?.data.owner, 'other');
+      });
+
+      it('destroying the old id within the forward ends the new session too', async (t) => {
+        if (!store.move) return t.skip('this store has no move');
+        const oldId = generateSessionId();
+        await store.create(oldId, record({ user: 'ada' }));
+        const newId = generateSessionId();
+        await store.move(oldId, newId, { keep: true, ...times() });
+        await store.destroy(oldId);
+        assert.equal(await store.get(newId), undefined);
+        // Once the forward has run out, destroying the old id leaves the new session alone.
+        const lateOld = generateSessionId();
+        await store.create(lateOld, record({ user: 'bob' }));
+        const lateNew = generateSessionId();
+        await store.move(lateOld, lateNew, { keep: true, ...times(40) });
+        await sleep(60);
+        await store.destroy(lateOld);
+        assert.equal((await store.get(lateNew))?.data.user, 'bob');
+      });
+    });
+
     noRevive('destroy removes the session, is idempotent, and nothing resurrects it', async () => {
       const id = generateSessionId();
       await store.create(id, record({ a: 1 }));

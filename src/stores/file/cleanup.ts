@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { CORRUPT_FILE, LOCK_FILE, SESSION_FILE, scratchTime } from './format.js';
+import { CORRUPT_FILE, FORWARD_FILE, LOCK_FILE, SESSION_FILE, scratchTime } from './format.js';
 import { errorCode, type FileStoreFs, listNames } from './fs.js';
 import { breakIfStale } from './lock.js';
 
@@ -28,9 +28,9 @@ export interface SweepTarget {
   /** Quarantined `*.corrupt` files are deleted this long (ms) after they were moved aside. */
   corruptRetentionMs: number;
   /**
-   * Sweep (`everything` false): expired sessions, scratch files past `tempGraceMs`, stale locks
-   * and quarantined files past `corruptRetentionMs`. Clear (`everything` true): every session
-   * and quarantined file too.
+   * Sweep (`everything` false): expired sessions, scratch files past `tempGraceMs`, stale locks,
+   * forwards that ran out and quarantined files past `corruptRetentionMs`. Clear (`everything`
+   * true): every session, forward and quarantined file too.
    */
   everything: boolean;
   /**
@@ -80,6 +80,10 @@ async function visit(target: SweepTarget, name: string, now: number): Promise<bo
       if (now - created > target.tempGraceMs) await target.fs.unlink(file);
     } else if (LOCK_FILE.test(name)) {
       await breakIfStale(target.fs, target.dir, file, target.lockStaleMs);
+    } else if (FORWARD_FILE.test(name)) {
+      // A forward's mtime is when it runs out.
+      const stat = target.everything ? undefined : await target.fs.lstat(file);
+      if (!stat || stat.mtimeMs <= now) await target.fs.unlink(file);
     } else if (CORRUPT_FILE.test(name)) {
       // rename() sets ctime, so ctime is when the file was moved aside.
       const stat = target.everything ? undefined : await target.fs.lstat(file);

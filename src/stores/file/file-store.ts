@@ -15,6 +15,7 @@
  *   7 days later, `clear()` at once.
  */
 import { join } from 'node:path';
+import { pickKeys } from '../../data.js';
 import {
   InvalidSessionDataError,
   reportBackgroundError,
@@ -27,7 +28,9 @@ import { KeyedQueue } from '../../keyed-queue.js';
 import type {
   BackgroundErrorHandler,
   CreateForUserResult,
+  MoveResult,
   SessionChanges,
+  SessionMove,
   SessionRecord,
   SessionStore,
   UserIndexStore,
@@ -44,6 +47,8 @@ import {
   moveAside,
   readSessionFile,
   removeSessionFile,
+  takeForward,
+  writeForward,
   writeSessionFile,
   writeSessionFileInPlace,
 } from './io.js';
@@ -62,6 +67,8 @@ const CORRUPT_RETENTION_MS = 7 * 24 * 3_600_000;
  * host; a writer waits at most 10 s (then StoreUnavailableError).
  */
 const LOCK: LockOptions = { staleMs: 30_000, timeoutMs: 10_000 };
+const MISSING: MoveResult = Object.freeze({ status: 'missing' });
+const COLLISION: MoveResult = Object.freeze({ status: 'collision' });
 /** Session files read in parallel by `all()`. */
 const READ_AHEAD = 32;
 
@@ -157,12 +164,60 @@ export class FileStore implements SessionStore, UserIndexStore {
     // Serializing now is the copy: later changes to `record` by the caller don't leak in.
     const bytes = this.#fitting(this.#codec.serialize(id, { ...record, expiresAt }, name));
     if (!this.#dirReady) await this.#prepare();
-    return this.#exclusive(name, async () => {
-      const current = await readSessionFile(this.#io, name);
-      if (current.state === 'ok' && current.record.expiresAt > Date.now()) return false;
-      if (current.state === 'corrupt') await this.#moveAside(name, current.reason);
-      return this.#write(name, bytes, expiresAt, current.state !== 'ok');
+    return this.#exclusive(name, () => this.#insert(name, bytes, expiresAt));
+  }
+
+  /**
+   * Moves a session under the old session's lock (and, with `multiProcess`, its lock file): a
+   * concurrent `update` or `destroy` of the old session runs wholly before (and is carried over,
+   * or wins) or wholly after (and finds it gone, or follows the forward to the new one).
+   */
+  async move(oldId: string, newId: string, move: SessionMove): Promise<MoveResult> {
+    assertValidSessionId(oldId);
+    assertValidSessionId(newId);
+    const oldName = this.#codec.fileName(oldId);
+    const newName = this.#codec.fileName(newId);
+    const expiresAt = this.#clamp(move.expiresAt);
+    checkTime(move.createdAt);
+    checkTime(move.forwardUntil);
+    if (!this.#dirReady) await this.#prepare();
+    return this.#exclusive(oldName, async () => {
+      const current = await readSessionFile(this.#io, oldName);
+      if (current.state === 'corrupt') await this.#moveAside(oldName, current.reason);
+      if (current.state !== 'ok' || current.record.expiresAt <= Date.now()) return MISSING;
+      const data = pickKeys(current.record.data, move.keep);
+      if (move.into === 'existing') {
+        const added = await this.#rewrite(newId, expiresAt, (target) =>
+          Object.assign(target, data),
+        );
+        if (!added) return MISSING;
+      } else {
+        const record = { data, createdAt: move.createdAt, expiresAt };
+        const bytes = this.#fitting(this.#codec.serialize(newId, record, newName));
+        const created = await this.#exclusive(newName, () =>
+          this.#insert(newName, bytes, expiresAt),
+        );
+        if (!created) return COLLISION;
+      }
+      try {
+        // The forward first: a crash before the old file goes leaves both, still linked.
+        await writeForward(this.#bulkIo, oldName, newName, move.forwardUntil);
+        await removeSessionFile(this.#bulkIo, oldName);
+      } catch (error) {
+        if (move.into !== 'existing')
+          await removeSessionFile(this.#bulkIo, newName).catch(() => {});
+        throw asWriteError(error);
+      }
+      return { status: 'moved', data };
     });
+  }
+
+  /** Under the lock of `name`: writes a new session unless a live one is there. */
+  async #insert(name: string, bytes: Buffer, expiresAt: number): Promise<boolean> {
+    const current = await readSessionFile(this.#io, name);
+    if (current.state === 'ok' && current.record.expiresAt > Date.now()) return false;
+    if (current.state === 'corrupt') await this.#moveAside(name, current.reason);
+    return this.#write(name, bytes, expiresAt, current.state !== 'ok');
   }
 
   async update(id: string, changes: SessionChanges, expiresAt: number): Promise<boolean> {
@@ -188,7 +243,16 @@ export class FileStore implements SessionStore, UserIndexStore {
     this.#assertOpen();
     const name = this.#codec.fileName(id);
     if (!this.#dirReady) await this.#prepare();
-    await this.#exclusive(name, () => removeSessionFile(this.#io, name));
+    await this.#destroyFile(name);
+  }
+
+  /** Removes the session file `name` and, while its forward lasts, the session it moved to. */
+  async #destroyFile(name: string): Promise<void> {
+    await this.#exclusive(name, async () => {
+      await removeSessionFile(this.#io, name);
+      const movedTo = await takeForward(this.#io, name);
+      if (movedTo !== undefined) await this.#destroyFile(movedTo);
+    });
   }
 
   async *all(): AsyncGenerator<[string, SessionRecord]> {

@@ -23,9 +23,14 @@ import type { JsonValue, SessionRecord } from '../../types.js';
 export const SESSION_FILE = /^[0-9a-f]{64}\.json$/;
 /** Scratch files (write temps, broken locks): `<name>[.lock].<base36 ms>.<hex>.tmp`. */
 export const SCRATCH_FILE =
-  /^[0-9a-f]{64}\.json(?:\.lock)?\.([0-9a-z]{1,12})\.[0-9a-f]{1,32}\.tmp$/;
+  /^[0-9a-f]{64}\.json(?:\.lock|\.moved)?\.([0-9a-z]{1,12})\.[0-9a-f]{1,32}\.tmp$/;
 /** The cross-process lock of one session (`multiProcess: true`). */
 export const LOCK_FILE = /^[0-9a-f]{64}\.json\.lock$/;
+/**
+ * A regenerated session's forward: names the file the session moved to, mtime = until when a
+ * destroy of the old session also removes the new one.
+ */
+export const FORWARD_FILE = /^[0-9a-f]{64}\.json\.moved$/;
 /** A session file moved aside because its content was invalid. */
 export const CORRUPT_FILE = /^[0-9a-f]{64}\.json\.corrupt$/;
 

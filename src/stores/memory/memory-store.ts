@@ -1,10 +1,13 @@
+import { isCarried } from '../../data.js';
 import { reportBackgroundError, StoreClosedError, StoreFullError } from '../../errors.js';
 import { assertValidSessionId } from '../../id.js';
 import type {
   BackgroundErrorHandler,
   CreateForUserResult,
   JsonValue,
+  MoveResult,
   SessionChanges,
+  SessionMove,
   SessionRecord,
   SessionStore,
   UserIndexStore,
@@ -45,6 +48,9 @@ class Entry implements HeapEntry {
   }
 }
 
+const MISSING: MoveResult = Object.freeze({ status: 'missing' });
+const COLLISION: MoveResult = Object.freeze({ status: 'collision' });
+
 /** Work done by one slice of a sweep before yielding to the event loop. */
 const SLICE_MS = 2;
 
@@ -65,6 +71,11 @@ export class MemoryStore implements SessionStore, UserIndexStore {
   readonly #index = new ExpiryHeap<Entry>();
   readonly #users = new UserSets();
   readonly #onError: BackgroundErrorHandler | undefined;
+  /**
+   * Old id → the id a regenerate moved it to, until when: a logout of the old session within
+   * that time ends the new one. At most `maxSessions` are kept; the sweep drops expired ones.
+   */
+  readonly #forwards = new Map<string, { to: string; until: number }>();
   /** Origin of the entries' times (see `Entry`). */
   readonly #base = Date.now();
   #cleanupTimer: NodeJS.Timeout | undefined;
@@ -142,8 +153,46 @@ export class MemoryStore implements SessionStore, UserIndexStore {
   async destroy(id: string): Promise<void> {
     assertValidSessionId(id);
     this.#assertOpen();
-    const entry = this.#sessions.get(id);
-    if (entry) this.#delete(entry);
+    this.#destroy(id);
+  }
+
+  /** Moves a session in one synchronous step; the new one takes the old one's place (no eviction). */
+  async move(oldId: string, newId: string, move: SessionMove): Promise<MoveResult> {
+    assertValidSessionId(oldId);
+    assertValidSessionId(newId);
+    this.#assertOpen();
+    const now = Date.now();
+    const old = this.#live(oldId, now);
+    if (!old) return MISSING;
+    const existing = this.#live(newId, now);
+    let entry: Entry;
+    if (move.into === 'existing') {
+      if (!existing) return MISSING;
+      entry = existing;
+    } else {
+      if (existing) return COLLISION;
+      const base = this.#base;
+      entry = new Entry(newId, move.createdAt - base, this.#clamp(move.expiresAt, now) - base);
+    }
+    const keep = move.keep;
+    const carried: Record<string, JsonValue> = Object.create(null);
+    const carry = (key: string, json: string) => {
+      if (!isCarried(key) || (keep !== true && !keep.includes(key))) return;
+      setField(entry, key, json);
+      carried[key] = JSON.parse(json);
+    };
+    if (old.key !== undefined) carry(old.key, old.json);
+    const more = old.more;
+    if (more) for (let i = 0; i < more.length; i += 2) carry(more[i]!, more[i + 1]!);
+    this.#delete(old);
+    if (entry !== existing) {
+      this.#sessions.set(newId, entry);
+      this.#index.push(entry);
+    }
+    const forwards = this.#forwards;
+    if (forwards.size >= this.maxSessions) forwards.delete(forwards.keys().next().value as string);
+    forwards.set(oldId, { to: newId, until: move.forwardUntil });
+    return { status: 'moved', data: carried };
   }
 
   async *all(): AsyncGenerator<[string, SessionRecord]> {
@@ -164,6 +213,7 @@ export class MemoryStore implements SessionStore, UserIndexStore {
     this.#sessions.clear();
     this.#index.clear();
     this.#users.clear();
+    this.#forwards.clear();
   }
 
   async createForUser(
@@ -273,6 +323,7 @@ export class MemoryStore implements SessionStore, UserIndexStore {
   }
 
   async #runSweep(): Promise<number> {
+    this.#pruneForwards(Date.now());
     let removed = 0;
     for (;;) {
       const first = this.#index.peek();
@@ -301,6 +352,25 @@ export class MemoryStore implements SessionStore, UserIndexStore {
       if (entry) entries.push(entry);
     }
     return entries;
+  }
+
+  /** Removes `id`, and the sessions it was moved to while the forward lasts. */
+  #destroy(id: string): void {
+    const entry = this.#sessions.get(id);
+    if (entry) this.#delete(entry);
+    if (this.#forwards.size === 0) return;
+    const forward = this.#forwards.get(id);
+    if (!forward) return;
+    this.#forwards.delete(id);
+    if (forward.until > Date.now()) this.#destroy(forward.to);
+  }
+
+  /** Drops forwards that have run out (oldest first: they are kept in the order they were made). */
+  #pruneForwards(now: number): void {
+    for (const [id, forward] of this.#forwards) {
+      if (forward.until > now) return;
+      this.#forwards.delete(id);
+    }
   }
 
   #live(id: string, now: number): Entry | undefined {

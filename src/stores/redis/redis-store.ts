@@ -6,12 +6,16 @@
  * concurrent writes of different keys never clobber each other. Expiry is `PEXPIREAT e`. `create`/`update`/`touch` are
  * Lua scripts (redis-scripts.ts); every command touches one key, so Redis Cluster works as is.
  */
+
+import { isCarried } from '../../data.js';
 import { reportBackgroundError, StoreClosedError } from '../../errors.js';
 import { assertValidSessionId, isValidSessionId } from '../../id.js';
 import type {
   BackgroundErrorHandler,
   CreateForUserResult,
+  MoveResult,
   SessionChanges,
+  SessionMove,
   SessionRecord,
   SessionStore,
   UserIndexStore,
@@ -33,7 +37,7 @@ import {
   pushFields,
 } from './codec.js';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
-import { CREATE, runScript, TOUCH, UPDATE } from './scripts.js';
+import { CREATE, DESTROY, runScript, SEAL, TOUCH, UPDATE } from './scripts.js';
 import { type OwnedClient, openUrlClient } from './url.js';
 import { RedisUserIndex } from './user-index.js';
 
@@ -128,8 +132,62 @@ export class RedisStore implements SessionStore, UserIndexStore {
 
   async destroy(id: string): Promise<void> {
     assertValidSessionId(id);
-    const cmd = this.#cmd ?? (await this.#open());
-    await this.#delete(cmd, this.prefix + id);
+    // A forward left by `move` names the session to destroy too (a logout racing a regenerate).
+    const movedTo = await this.#script(DESTROY, id, []);
+    const next = movedTo === 0 || movedTo == null ? undefined : asText(movedTo);
+    if (next !== undefined && isValidSessionId(next)) await this.destroy(next);
+  }
+
+  /**
+   * Moves a session in three one-key steps, so it works on Redis Cluster, where the two keys
+   * live in different slots: the new session is created empty (insert-if-absent), then the old
+   * one is read and turned into a forward in one script — the atomic step: a write or logout
+   * either lands before it (carried over, or the move finds nothing) or after it (finds no
+   * session, or follows the forward) — then the kept fields are written to the new session.
+   */
+  async move(oldId: string, newId: string, move: SessionMove): Promise<MoveResult> {
+    assertValidSessionId(oldId);
+    assertValidSessionId(newId);
+    const now = Date.now();
+    const createdAt = checkTime(move?.createdAt, 'createdAt');
+    const expiresAt = this.#clamp(checkTime(move.expiresAt, 'expiresAt'), now);
+    const until = checkTime(move.forwardUntil, 'forwardUntil');
+    const fresh = move.into !== 'existing';
+    if (fresh) {
+      const args = [String(now), String(createdAt), String(expiresAt)];
+      if ((await this.#script(CREATE, newId, args)) !== 1) return { status: 'collision' };
+    }
+    const keep = move.keep;
+    const sealArgs = [String(now), String(until), newId, keep === true ? '1' : '0'];
+    if (keep !== true) {
+      for (const key of keep) if (isCarried(key)) sealArgs.push(fieldName(key));
+    }
+    let sealed: unknown;
+    try {
+      sealed = await this.#script(SEAL, oldId, sealArgs);
+    } catch (error) {
+      if (fresh) await this.#script(DESTROY, newId, []).catch(() => {});
+      throw error;
+    }
+    if (!Array.isArray(sealed)) {
+      if (fresh) await this.#script(DESTROY, newId, []);
+      return { status: 'missing' };
+    }
+    const fields = sealed.slice(1).map((part: unknown) => asText(part));
+    if (fields.length > 0) {
+      const args = [String(now), String(expiresAt), String(fields.length / 2), ...fields];
+      // 0: a logout followed the forward in between; the new session is gone already.
+      const written = await this.#script(UPDATE, newId, args);
+      if (!(await this.#followed(newId, expiresAt, written))) return { status: 'missing' };
+    }
+    const decoded = decodeSession(
+      [...fields, 'c', String(createdAt), 'e', String(expiresAt)],
+      Date.now() - 1,
+    );
+    if (typeof decoded === 'string' || decoded === undefined) {
+      return { status: 'moved', data: Object.create(null) };
+    }
+    return { status: 'moved', data: decoded.data };
   }
 
   async *all(): AsyncGenerator<[string, SessionRecord]> {
@@ -293,4 +351,8 @@ export class RedisStore implements SessionStore, UserIndexStore {
     );
     return undefined;
   }
+}
+
+function asText(value: unknown): string {
+  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
 }

@@ -11,7 +11,16 @@
  * script cache), with EVAL, which also caches them: see `runScript`.
  */
 import { createHash } from 'node:crypto';
+import { EXPRESS_KEY } from '../../data.js';
+import { USER_BINDING_KEY } from '../../types.js';
 import { isReplyError, type RedisCommander } from './client.js';
+
+/**
+ * Fields a move never carries: the user binding (the new session has its own) and the
+ * express-session adapter's cookie (not application data).
+ */
+const BINDING_FIELD = `d:${USER_BINDING_KEY}`;
+const EXPRESS_FIELD = `d:${EXPRESS_KEY}`;
 
 /** A script and its SHA1, as EVALSHA wants it. */
 export interface RedisScript {
@@ -91,6 +100,48 @@ if ARGV[3] and tonumber(ARGV[2]) - tonumber(cur[2]) < tonumber(ARGV[3]) then ret
 redis.call('HSET', key, 'e', ARGV[2])
 redis.call('PEXPIREAT', key, ARGV[2])
 ${FOLLOW_INDEX}`);
+
+/**
+ * seal (the old session of a move): ARGV = now, forwardUntil, newId, keepAll ('1'/'0'),
+ * field1, … → `{'moved', field, value, …}` with the kept fields, or 0 when the session is not
+ * live (nothing changed). In the same step the hash becomes a forward — `c` = `e` = 0, so every
+ * reader and writer sees no session, and `f` = newId until forwardUntil — which `destroy`
+ * follows to the new session.
+ */
+export const SEAL = script(`${LIVE_CHECK}
+if not live then return 0 end
+local out = {'moved'}
+if ARGV[4] == '1' then
+  local all = redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    local kind = string.sub(all[i], 1, 2)
+    if (kind == 'd:' or kind == 'j:') and all[i] ~= '${BINDING_FIELD}' and all[i] ~= '${EXPRESS_FIELD}' then
+      out[#out + 1] = all[i]
+      out[#out + 1] = all[i + 1]
+    end
+  end
+else
+  for i = 5, #ARGV do
+    local value = redis.call('HGET', key, ARGV[i])
+    if value then
+      out[#out + 1] = ARGV[i]
+      out[#out + 1] = value
+    end
+  end
+end
+redis.call('DEL', key)
+redis.call('HSET', key, 'c', '0', 'e', '0', 'f', ARGV[3])
+redis.call('PEXPIREAT', key, ARGV[2])
+return out
+`);
+
+/** destroy: no ARGV → the id a forward names (to destroy too), or 0. */
+export const DESTROY = script(`
+local forward = redis.pcall('HGET', KEYS[1], 'f')
+redis.call('DEL', KEYS[1])
+if type(forward) == 'string' then return forward end
+return 0
+`);
 
 /**
  * Runs `s` on `key`: EVALSHA first (one round trip on the hot path), EVAL when Redis answers
