@@ -1,13 +1,21 @@
 /**
  * The session-store-js stores the express-session tests run on: MemoryStore, FileStore in a
- * temp directory, RedisStore on the shared Redis under a random prefix (skipped, with the reason,
- * when no Redis answers).
+ * temp directory, RedisStore on the shared Redis under a random prefix, PostgresStore on the
+ * shared PostgreSQL in a random table (each skipped, with the reason, when its server does not
+ * answer).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
-import { FileStore, MemoryStore, RedisStore, type SessionStore } from '../../src/index.js';
+import {
+  FileStore,
+  MemoryStore,
+  PostgresStore,
+  RedisStore,
+  type SessionStore,
+} from '../../src/index.js';
+import { dropTable, pgSkipReason, randomTable, testPool } from '../helpers/postgres.js';
 import { REDIS_URL, randomPrefix, redisSkipReason } from '../helpers/redis.js';
 
 /** A store under test, and how to make another instance on the same data (a restart). */
@@ -21,12 +29,13 @@ export interface StoreKit {
 }
 
 export interface StoreFactory {
-  name: 'memory' | 'file' | 'redis';
+  name: 'memory' | 'file' | 'redis' | 'postgres';
   skip: string | undefined;
   make(): Promise<StoreKit>;
 }
 
 const redisSkip = await redisSkipReason();
+const pgSkip = await pgSkipReason();
 
 export const STORES: StoreFactory[] = [
   {
@@ -94,6 +103,34 @@ export const STORES: StoreFactory[] = [
           if (clients[0]!.isOpen) await store.clear();
           await Promise.all(stores.map((s) => s.close()));
           await Promise.all(clients.filter((c) => c.isOpen).map((c) => c.quit()));
+        },
+      };
+    },
+  },
+  {
+    name: 'postgres',
+    skip: pgSkip,
+    async make() {
+      const table = randomTable('es');
+      const pools = [testPool()];
+      const stores = [new PostgresStore({ pool: pools[0]!, table })];
+      return {
+        store: stores[0]!,
+        async reopen() {
+          const pool = testPool();
+          pools.push(pool);
+          const store = new PostgresStore({ pool, table });
+          stores.push(store);
+          return store;
+        },
+        async break() {
+          await pools[0]!.end();
+        },
+        async cleanup() {
+          await Promise.all(stores.map((s) => s.close().catch(() => {})));
+          const admin = testPool();
+          await dropTable(admin, table);
+          await Promise.all([admin, ...pools].map((p) => p.end().catch(() => {})));
         },
       };
     },
