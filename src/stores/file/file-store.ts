@@ -13,6 +13,11 @@
  *   oversized, symlink, FIFO, foreign owner…) reads as absent, is renamed to `<name>.corrupt`
  *   under the session's lock and reported through `onError`; cleanup deletes quarantined files
  *   7 days later, `clear()` at once.
+ *
+ * Longer than ~300 lines because it is one class: the contract methods, the user-index tier and
+ * the read-modify-write under the per-session lock all share the private state (queue, codec,
+ * directory readiness). Each mechanism beneath lives in its own file: format, io, fs, lock,
+ * directory, cleanup, user-index, options.
  */
 import { join } from 'node:path';
 import { pickKeys } from '../../data.js';
