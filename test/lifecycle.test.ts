@@ -1,7 +1,6 @@
 /** A session from creation to its end over real HTTP: strict ids, collisions, login and logout, no resurrection, idle and absolute expiry, clock steps and rolling renewal. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   cookieFor,
   EPOCH,
@@ -139,9 +138,10 @@ describe('no resurrection', () => {
       const hx = await harness();
       const { cookie, id } = await session(hx);
       const slow = fetchReply(`${hx.url}/slow/${op}`, { cookie: `sid=${cookie}` });
-      await sleep(50);
+      await hx.slow.loaded;
       const logout = await fetchReply(`${hx.url}/logout`, { cookie: `sid=${cookie}` });
       assert.equal(logout.status, 200);
+      hx.slow.release();
       const late = await slow;
       assert.equal(late.status, 409);
       assert.deepEqual(late.json(), { code: 'SESSION_DESTROYED' });

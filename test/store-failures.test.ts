@@ -100,8 +100,9 @@ describe('errors never carry a session id or a secret', () => {
     replies.push(await client.get('/hostile-value/circular'));
     replies.push(await client.get('/hostile-key/proto'));
     const slow = fetchReply(`${hx.url}/slow/set`, { cookie: `sid=${cookie}` });
-    await sleep(50);
+    await hx.slow.loaded;
     await client.get('/logout');
+    hx.slow.release();
     replies.push(await slow);
     const previous = process.env.NODE_ENV;
     process.env.NODE_ENV = 'production';

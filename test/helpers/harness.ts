@@ -86,11 +86,29 @@ export const HOSTILE_KEYS: Record<string, unknown> = {
   object: {},
 };
 
+/** A one-shot rendezvous: `arrived` resolves on `loaded()`, `released` on `release()`. */
+function latch() {
+  let loaded!: () => void;
+  let release!: () => void;
+  const arrived = new Promise<void>((resolve) => {
+    loaded = resolve;
+  });
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { arrived, loaded, released, release };
+}
+
 export interface Harness {
   manager: SessionManager;
   spy: SpyStore;
   /** Every error the app's error handler and the routes saw. */
   errors: unknown[];
+  /**
+   * The `/slow/:op` route loads the session, resolves `loaded`, then waits for `release()` before
+   * it writes: a test logs out in between, with no race on timing.
+   */
+  slow: { loaded: Promise<void>; release(): void };
   url: string;
   port: number;
   client(): Client;
@@ -107,6 +125,7 @@ export async function harness(
 ): Promise<Harness> {
   const spy = new SpyStore(config.inner);
   const errors: unknown[] = [];
+  const slow = latch();
   const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
     errors.push(error);
     const body: Record<string, unknown> = { code: error.code ?? 'UNKNOWN' };
@@ -149,7 +168,9 @@ export async function harness(
     '/slow/:op',
     h(async (req, res) => {
       await sm.get(req, 'visits');
-      await sleep(300);
+      // Loaded: wait (bounded) until the test has logged this session out elsewhere.
+      slow.loaded();
+      await Promise.race([slow.released, sleep(10_000)]);
       try {
         if (req.params.op === 'touch') await sm.touch(req);
         else await sm.set(req, 'late', 'write');
@@ -221,6 +242,7 @@ export async function harness(
     manager,
     spy,
     errors,
+    slow: { loaded: slow.arrived, release: slow.release },
     url: server.url,
     port: server.port,
     client: () => new Client(server.url),

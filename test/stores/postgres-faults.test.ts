@@ -17,7 +17,6 @@ import { StoreUnavailableError } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
 import { SessionManager } from '../../src/index.js';
 import { PostgresStore } from '../../src/stores/postgres/postgres-store.js';
-import type { SessionRecord } from '../../src/types.js';
 import { Client, type Listening, listen } from '../helpers/http.js';
 import {
   DATABASE_URL,
@@ -28,9 +27,9 @@ import {
   randomTable,
   testPool,
 } from '../helpers/postgres.js';
+import { HOUR, record } from '../helpers/records.js';
 import { addSessionWriteRoutes } from '../helpers/routes.js';
 
-const HOUR = 3_600_000;
 const TIMEOUT = 300;
 /** The client-side bound: statementTimeout + 500 ms. */
 const CLIENT_BOUND = TIMEOUT + 500;
@@ -39,11 +38,6 @@ const SLACK = 1500;
 
 const skip = await pgSkipReason();
 const privateSkip = skip ?? privateServerSkipReason();
-
-function record(data: Record<string, unknown>): SessionRecord {
-  const now = Date.now();
-  return { data: Object.assign(Object.create(null), data), createdAt: now, expiresAt: now + HOUR };
-}
 
 /** Runs `op` and returns how long it took to settle and how. */
 async function timed(op: () => Promise<unknown>): Promise<{ ms: number; error?: unknown }> {

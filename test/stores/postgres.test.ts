@@ -22,7 +22,6 @@ import {
 } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
 import { type PgPoolLike, PostgresStore } from '../../src/stores/postgres/postgres-store.js';
-import type { SessionRecord } from '../../src/types.js';
 import {
   DATABASE_URL,
   dropTable,
@@ -30,16 +29,11 @@ import {
   randomTable,
   testPool,
 } from '../helpers/postgres.js';
+import { HOUR, record } from '../helpers/records.js';
 import { describeStore, HOSTILE_IDS } from './compliance.js';
 
-const HOUR = 3_600_000;
 const TEST_TIMEOUT = 60_000;
 const skip = await pgSkipReason();
-
-function record(data: Record<string, unknown>, ttl = HOUR): SessionRecord {
-  const now = Date.now();
-  return { data: Object.assign(Object.create(null), data), createdAt: now, expiresAt: now + ttl };
-}
 
 /** A pool wrapper counting checkouts and the queries sent on them. */
 function spyPool(pool: pg.Pool): PgPoolLike & { connects: number; queries: string[] } {
@@ -221,7 +215,7 @@ if (skip) {
       const short = new PostgresStore({ pool, table: name, ttl: 60, cleanupInterval: 0 });
       const id = generateSessionId();
       const before = Date.now();
-      assert.equal(await short.create(id, record({ a: 1 }, 30 * 24 * HOUR)), true);
+      assert.equal(await short.create(id, record({ a: 1 }, { ttl: 30 * 24 * HOUR })), true);
       const got = await short.get(id);
       assert.ok(got && got.expiresAt >= before + 60_000 && got.expiresAt <= Date.now() + 60_000);
       assert.equal(await short.touch(id, Date.now() + 30 * 24 * HOUR), true);
