@@ -48,6 +48,14 @@ const MANAGER = new Set([
 ]);
 const ENTRIES = new Set(['index.ts', 'index-cjs.cts', 'public-api.ts']);
 
+/**
+ * Files besides create-store.ts that may name a concrete store, and why: the drop-in's
+ * `session.MemoryStore` is express-session's public MemoryStore class, built on ours.
+ */
+const NAMES_A_STORE = new Set([
+  'express-session/session-options.ts -> stores/memory/memory-store.ts',
+]);
+
 /** The layer of a file (relative to src/): higher layers may import lower ones only. */
 function layer(file: string): number {
   if (ENTRIES.has(file)) return 5;
@@ -84,7 +92,8 @@ describe('src/ import graph', () => {
         const store = /^stores\/([^/]+)\//.exec(target)?.[1];
         if (!store) continue;
         const own = file.startsWith(`stores/${store}/`);
-        if (!own && file !== 'stores/create-store.ts' && layer(file) !== 5) {
+        const allowed = NAMES_A_STORE.has(`${file} -> ${target}`);
+        if (!own && !allowed && file !== 'stores/create-store.ts' && layer(file) !== 5) {
           wrong.push(`${file} -> ${target}`);
         }
       }
