@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { CORRUPT_FILE, FORWARD_FILE, LOCK_FILE, SESSION_FILE, scratchTime } from './format.js';
-import { errorCode, type FileStoreFs, listNames } from './fs.js';
+import { errorCode, type FileStoreFs, listNames, removeEntry } from './fs.js';
 import { breakIfStale } from './lock.js';
 
 /** The most entries a sweep handles at once (and so the most file-system calls in flight). */
@@ -87,7 +87,9 @@ async function visit(target: SweepTarget, name: string, now: number): Promise<bo
     } else if (CORRUPT_FILE.test(name)) {
       // rename() sets ctime, so ctime is when the file was moved aside.
       const stat = target.everything ? undefined : await target.fs.lstat(file);
-      if (!stat || now - stat.ctimeMs > target.corruptRetentionMs) await target.fs.unlink(file);
+      if (!stat || now - stat.ctimeMs > target.corruptRetentionMs) {
+        await removeEntry(target.fs, file);
+      }
     }
   } catch (error) {
     const code = errorCode(error);

@@ -42,6 +42,8 @@ export interface FileStoreFs {
   /** Times in seconds since the epoch; never follows a symlink. */
   lutimes(path: string, atime: number, mtime: number): Promise<void>;
   opendir(path: string, options: { bufferSize: number }): Promise<AsyncIterable<Dirent>>;
+  /** Removes a directory tree without following symlinks in it (planted quarantined entries). */
+  rmTree(path: string): Promise<void>;
 }
 
 type Callback<T> = (error: NodeJS.ErrnoException | null, value: T) => void;
@@ -72,6 +74,7 @@ export const defaultFs: FileStoreFs = {
   chmod: (path, mode) => call<void>((done) => nodeFs.chmod(path, mode, done)),
   lutimes: (path, atime, mtime) => call<void>((done) => nodeFs.lutimes(path, atime, mtime, done)),
   opendir: (path, options) => call((done) => nodeFs.opendir(path, options, done)),
+  rmTree: (path) => call<void>((done) => nodeFs.rm(path, { recursive: true, force: true }, done)),
 };
 
 /**
@@ -116,6 +119,22 @@ export const READ_FLAGS =
 /** Opening a session file to read it and maybe rewrite it in place: never creates or follows. */
 export const READ_WRITE_FLAGS =
   constants.O_RDWR | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
+/**
+ * Removes `file`, or — when something planted a directory under its name — that directory's
+ * tree (`unlink` refuses a directory with EISDIR, or EPERM on some systems). Symlinks are removed,
+ * never followed.
+ */
+export async function removeEntry(fs: FileStoreFs, file: string): Promise<void> {
+  try {
+    await fs.unlink(file);
+  } catch (error) {
+    const code = errorCode(error);
+    if (code !== 'EISDIR' && code !== 'EPERM') throw error;
+    if (!(await fs.lstat(file)).isDirectory()) throw error;
+    await fs.rmTree(file);
+  }
+}
 
 /** The `code` of a Node system error, or `undefined`. */
 export function errorCode(error: unknown): string | undefined {

@@ -25,6 +25,7 @@ import {
   READ_FLAGS,
   READ_WRITE_FLAGS,
   readExactly,
+  removeEntry,
   unlinkQuietly,
   writeAll,
 } from './fs.js';
@@ -303,6 +304,19 @@ async function removePath(ctx: FileIoContext, file: string): Promise<boolean> {
 export async function moveAside(ctx: FileIoContext, name: string): Promise<boolean> {
   const file = join(ctx.dir, name);
   try {
+    await ctx.fs.rename(file, `${file}.corrupt`);
+    return true;
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === 'ENOENT') return false;
+    // An older quarantined entry of another kind (a directory over a file, a non-empty one)
+    // stands in the way: it goes, once, and the rename is tried again.
+    if (code !== 'EISDIR' && code !== 'ENOTDIR' && code !== 'ENOTEMPTY' && code !== 'EEXIST') {
+      throw asWriteError(error);
+    }
+  }
+  try {
+    await removeEntry(ctx.fs, `${file}.corrupt`);
     await ctx.fs.rename(file, `${file}.corrupt`);
     return true;
   } catch (error) {
