@@ -9,12 +9,14 @@ import {
   SessionError,
   StoreUnavailableError,
 } from './errors.js';
+import { expiryFor, isLive, renewalDue } from './expiry.js';
 import { generateSessionId } from './id.js';
 import { LegacyImporter } from './legacy-import.js';
 import { createMiddleware, type SessionMiddleware } from './middleware.js';
 import { type ResolvedOptions, resolveOptions, type SessionManagerOptions } from './options.js';
 import { type RenewalOutcome, Renewals } from './renewal.js';
 import { type RequestState, type SessionRequest, StateSlot } from './request-state.js';
+import { setSessionCookie } from './set-cookie.js';
 import { Signer } from './signer.js';
 import { createStore, isSessionStore } from './stores/create-store.js';
 import {
@@ -76,8 +78,6 @@ const CREATE_ATTEMPTS = 3;
 const FORWARD_MS = 600_000;
 const MISSING: MoveResult = Object.freeze({ status: 'missing' });
 const COLLISION: MoveResult = Object.freeze({ status: 'collision' });
-/** Clock skew tolerated between machines sharing a store, for the `createdAt` sanity check. */
-const CLOCK_SKEW_MS = 60_000;
 
 /**
  * Server-side sessions for Express. Policy lives here — signing, strict ids, lazy creation,
@@ -397,7 +397,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     const expiresAt = this.#expiryFor(createdAt, now);
     let renewal: Promise<RenewalOutcome>;
     let renewedTo: number;
-    if (expiresAt - Math.max(state.expiresAt, known?.expiresAt ?? 0) >= touchAfter) {
+    if (renewalDue(expiresAt, Math.max(state.expiresAt, known?.expiresAt ?? 0), touchAfter)) {
       renewedTo = expiresAt;
       renewal = this.#renewals.start(
         id,
@@ -457,7 +457,8 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
       // `touchAfter`, so most writes send no Set-Cookie.
       const renewed = this.#renewedExpiry(state);
       const options = this.#options;
-      const renew = !options.throttleWrites || renewed - state.expiresAt >= options.touchAfter;
+      const renew =
+        !options.throttleWrites || renewalDue(renewed, state.expiresAt, options.touchAfter);
       const expiresAt = renew ? renewed : state.expiresAt;
       const changes = value === undefined ? { unset: [key] } : { set: { [key]: value } };
       return this.#store(
@@ -683,18 +684,12 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
   }
 
   #expiryFor(createdAt: number, now: number): number {
-    const idle = now + this.maxAge;
-    const absolute = this.absoluteTimeout;
-    return absolute === undefined ? idle : Math.min(idle, createdAt + absolute);
+    return expiryFor(this, createdAt, now);
   }
 
   /** The manager's own expiry check, applied to whatever the store returns. */
   #isLive(record: SessionRecord, now: number): boolean {
-    const { createdAt, expiresAt } = record;
-    if (!(Number.isFinite(createdAt) && Number.isFinite(expiresAt))) return false;
-    if (expiresAt <= now || createdAt > now + CLOCK_SKEW_MS) return false;
-    if (expiresAt > now + this.maxAge + CLOCK_SKEW_MS) return false;
-    return this.absoluteTimeout === undefined || createdAt + this.absoluteTimeout > now;
+    return isLive(this, record, now);
   }
 
   /** The session went away under this request: forget it, clear the cookie, refuse the write. */
@@ -709,7 +704,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     state.forget();
     if ((hadSession || state.hadCookie) && !state.res.headersSent) {
       setSessionCookie(
-        state,
+        state.res,
         this.cookieName,
         this.#cookie.serializeCleared(this.#isSecure(state)),
       );
@@ -724,7 +719,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     // would compute: re-sending it spares an HMAC on every renewal.
     const signed = state.signedId === id ? state.signedValue! : this.#signer.sign(id);
     const value = this.#cookie.serialize(signed, state.expiresAt, this.#isSecure(state));
-    setSessionCookie(state, this.cookieName, value);
+    setSessionCookie(state.res, this.cookieName, value);
     state.hadCookie = true;
   }
 
@@ -790,25 +785,4 @@ function diff(
 function readKey<T, K extends keyof T & string>(state: RequestState, key: K): T[K] | undefined {
   const data = state.data;
   return data && Object.hasOwn(data, key) ? (data[key] as T[K]) : undefined;
-}
-
-/**
- * Puts our cookie into `Set-Cookie`, replacing one we set earlier in this response and keeping
- * every other cookie. Responses that set a session cookie are marked `Cache-Control: no-store`
- * (unless the app chose a policy) so no shared cache hands one user's cookie to another.
- */
-function setSessionCookie(state: RequestState, name: string, value: string): void {
-  const res = state.res;
-  const previous = res.getHeader('Set-Cookie');
-  if (previous === undefined) {
-    res.setHeader('Set-Cookie', value);
-  } else {
-    const prefix = `${name}=`;
-    const list = (Array.isArray(previous) ? previous : [String(previous)]).filter(
-      (c) => !c.startsWith(prefix),
-    );
-    list.push(value);
-    res.setHeader('Set-Cookie', list.length === 1 ? list[0]! : list);
-  }
-  if (!res.hasHeader('Cache-Control')) res.setHeader('Cache-Control', 'no-store');
 }
