@@ -53,3 +53,24 @@ describe('FileStore: a directory planted under a session file name', () => {
     }
   });
 });
+
+describe('FileStore: the directory swapped for a symlink while the store runs', () => {
+  it('a new session is refused and nothing is written where the symlink points', async () => {
+    const fx = await setup();
+    const elsewhere = await tempDir('ssjs-file-elsewhere-');
+    try {
+      const first = generateSessionId();
+      assert.equal(await fx.store.create(first, record({ user: 'ada' })), true);
+      await rename(fx.dir, `${fx.dir}.old`);
+      await symlink(elsewhere, fx.dir);
+      await assert.rejects(fx.store.create(generateSessionId(), record({ user: 'eve' })), {
+        code: 'INVALID_OPTION',
+      });
+      assert.deepEqual(await readdir(elsewhere), []);
+    } finally {
+      await fx.done();
+      await removeDir(`${fx.dir}.old`);
+      await removeDir(elsewhere);
+    }
+  });
+});

@@ -9,12 +9,12 @@
 import { emitLibraryWarning, InvalidOptionError, StoreUnavailableError } from '../../errors.js';
 import { errorCode, type FileStoreFs } from './fs.js';
 
-/** Creates (if needed) and checks the directory `path`. */
+/** Creates (if needed) and checks the directory `path`; resolves its device and inode. */
 export async function prepareDirectory(
   fs: FileStoreFs,
   path: string,
   uid: number | undefined,
-): Promise<void> {
+): Promise<{ dev: number; ino: number }> {
   const fail = (what: string, error: unknown) =>
     new StoreUnavailableError(
       `could not ${what} the FileStore directory ${path} (${errorCode(error) ?? error})`,
@@ -43,7 +43,8 @@ export async function prepareDirectory(
       `path must be a directory owned by this process's user, uid ${uid}, got ${where}, owned by uid ${stat.uid}`,
     );
   }
-  if ((stat.mode & 0o777) === 0o700) return;
+  const identity = { dev: stat.dev, ino: stat.ino };
+  if ((stat.mode & 0o777) === 0o700) return identity;
   try {
     await fs.chmod(path, 0o700);
   } catch (error) {
@@ -55,6 +56,7 @@ export async function prepareDirectory(
       'SESSION_STORE_DIRECTORY_MODE',
     );
   }
+  return identity;
 }
 
 /**

@@ -100,6 +100,8 @@ export class FileStore implements SessionStore, UserIndexStore {
   /** Small rewrites go in place (see writeSessionFileInPlace for when that is as safe). */
   readonly #inPlace: boolean;
   #dirReady = false;
+  /** Device and inode of the directory as checked, to notice it being swapped at runtime. */
+  #dirIdentity: { dev: number; ino: number } | undefined;
   #preparing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -219,6 +221,7 @@ export class FileStore implements SessionStore, UserIndexStore {
 
   /** Under the lock of `name`: writes a new session unless a live one is there. */
   async #insert(name: string, bytes: Buffer, expiresAt: number): Promise<boolean> {
+    await this.#recheckDirectory();
     const current = await readSessionFile(this.#io, name);
     if (current.state === 'ok' && current.record.expiresAt > Date.now()) return false;
     if (current.state === 'corrupt') await this.#moveAside(name, current.reason);
@@ -377,7 +380,7 @@ export class FileStore implements SessionStore, UserIndexStore {
    * Operations call it once, lazily, and again when the directory vanished.
    */
   async ensureDirectory(): Promise<void> {
-    await prepareDirectory(this.#fs, this.path, this.#io.uid);
+    this.#dirIdentity = await prepareDirectory(this.#fs, this.path, this.#io.uid);
     this.#io.chmodFiles = this.#io.uid !== undefined && (process.umask() & 0o600) !== 0;
     this.#dirReady = true;
   }
@@ -386,6 +389,23 @@ export class FileStore implements SessionStore, UserIndexStore {
   _getFilePath(sessionId: string): string {
     assertValidSessionId(sessionId);
     return join(this.path, this.#codec.fileName(sessionId));
+  }
+
+  /**
+   * Before a new session file is created (a rare path, next to the journal work of creating a
+   * file): the directory must still be the one checked. One swapped for a symlink or another
+   * directory is checked again — refused when it is a symlink — so a write never follows it.
+   */
+  async #recheckDirectory(): Promise<void> {
+    try {
+      const stat = await this.#bulkIo.fs.lstat(this.path);
+      const known = this.#dirIdentity;
+      if (stat.isDirectory() && stat.dev === known?.dev && stat.ino === known.ino) return;
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw asWriteError(error);
+    }
+    this.#dirReady = false;
+    await this.#prepare();
   }
 
   async #prepare(): Promise<void> {
