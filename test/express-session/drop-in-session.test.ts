@@ -98,7 +98,10 @@ for (const impl of IMPLS) {
           await client.get('/set/a/1');
           const r = (await client.get('/countdown')).json<Record<string, number>>();
           assert.ok(r.lowered! <= 1_000 && r.lowered! > 0);
-          assert.equal(r.original, 1_000, 'setting maxAge sets originalMaxAge');
+          assert.ok(
+            r.original! > 900 && r.original! <= 1_000,
+            'setting maxAge sets originalMaxAge',
+          );
           assert.ok(r.reset! <= 1_000);
         } finally {
           await server.close();
@@ -114,7 +117,7 @@ for (const impl of IMPLS) {
             expires: string;
             originalMaxAge: number;
           }>();
-          assert.equal(c.originalMaxAge, 60_000);
+          assert.ok(c.originalMaxAge > 59_900 && c.originalMaxAge <= 60_000, 'originalMaxAge kept');
           assert.ok(Math.abs(Date.parse(c.expires) - expires) < 5_000);
         });
       });

@@ -158,7 +158,7 @@ for (const factory of STORES) {
       await withApp({ cookie: { maxAge: 60_000 } }, async (client) => {
         const { id } = (await client.get('/set/a/1')).json<{ id: string }>();
         const c = (await client.get('/cookie')).json<{ expires: string; originalMaxAge: number }>();
-        assert.equal(c.originalMaxAge, 60_000);
+        assert.ok(c.originalMaxAge > 59_900 && c.originalMaxAge <= 60_000, 'originalMaxAge kept');
         const record = (await kit.store.get(id))!;
         // The response touched the session after the route read the cookie, so the stored
         // expiry can only be later than what the route saw.
