@@ -64,7 +64,7 @@ export function barChart({ title, subtitle, sections, max = 1.1 }) {
     )
     .join('');
   const height = y + 44;
-  return svg(width, height, [
+  return svg(width, height, title, [
     `<text x="8" y="20" font-size="16" font-weight="700">${esc(title)}</text>`,
     subtitle ? `<text x="8" y="38" font-size="11" fill="#4b5563">${esc(subtitle)}</text>` : '',
     guide,
@@ -125,13 +125,14 @@ export function lineChart({ title, subtitle, series, yLabel, xLabel, yMax = 1 })
     `<text x="${(left + width - right) / 2}" y="${height - 12}" font-size="11" text-anchor="middle">${esc(xLabel)}</text>`,
     `<text x="14" y="${(top + height - bottom) / 2}" font-size="11" text-anchor="middle" transform="rotate(-90 14 ${(top + height - bottom) / 2})">${esc(yLabel)}</text>`,
   );
-  return svg(width, height, [
+  return svg(width, height, title, [
     `<text x="8" y="20" font-size="16" font-weight="700">${esc(title)}</text>`,
     subtitle ? `<text x="8" y="38" font-size="11" fill="#4b5563">${esc(subtitle)}</text>` : '',
     ...parts,
   ]);
 }
 
-function svg(width, height, parts) {
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT}>\n<rect width="100%" height="100%" fill="#ffffff"/>\n${parts.filter(Boolean).join('\n')}\n</svg>\n`;
+/** A whole SVG document; `title` is its accessible name (the chart's heading). */
+function svg(width, height, title, parts) {
+  return `<svg xmlns="http://www.w3.org/2000/svg" role="img" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT}>\n<title>${esc(title)}</title>\n<rect width="100%" height="100%" fill="#ffffff"/>\n${parts.filter(Boolean).join('\n')}\n</svg>\n`;
 }
