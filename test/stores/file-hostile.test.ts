@@ -82,6 +82,18 @@ describe('FileStore: hostile on-disk content', () => {
     await t.done();
   });
 
+  it('a planted multi-MiB file is refused by its size with the default options, never parsed on the request path', async () => {
+    const t = await setup();
+    const id = generateSessionId();
+    // Well-formed, so only its size can stop it: parsing 3 MiB synchronously would hold the
+    // event loop for over a hundred milliseconds.
+    await writeRawSession(t.dir, id, record({ junk: 'x'.repeat(3 * 1024 * 1024) }));
+    assert.equal(await t.store.get(id), undefined);
+    assert.match(t.errors[0]?.message ?? '', /maxFileSize/);
+    assert.ok((await lstat(join(t.dir, `${plainName(id)}.corrupt`))).isFile());
+    await t.done();
+  });
+
   it('a file owned by another uid is refused', {
     skip: process.getuid?.() !== 0 && 'needs root for chown',
   }, async () => {

@@ -69,9 +69,11 @@ export interface FileStoreOptions {
    */
   multiProcess?: boolean;
   /**
-   * Largest session file read, in bytes; a bigger file is treated as corrupt (refused before it
-   * is read). An integer from 1 to 2^31 - 1.
-   * @default 4194304 (4 MiB)
+   * Largest session file read, in bytes; a bigger file is treated as corrupt (refused by its
+   * size, before it is read). Reads on a request's path are synchronous, so this also bounds how
+   * long one planted or runaway file can hold the event loop: parsing 1 MiB of JSON takes tens of
+   * milliseconds, 4 MiB over a hundred. An integer from 1 to 2^31 - 1.
+   * @default 1048576 (1 MiB)
    */
   maxFileSize?: number;
   /**
@@ -117,7 +119,7 @@ export const FILE_STORE_DEFAULTS = {
   cleanupInterval: 600_000,
   fsync: false,
   multiProcess: false,
-  maxFileSize: 4_194_304,
+  maxFileSize: 1_048_576,
   syncIO: true,
 } as const;
 
