@@ -265,7 +265,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
       // A session bound to a user is created through the user index, then the old one is
       // moved into it.
       const forwardUntil = this.#forwardUntil(state);
-      const id = await this.#createForUser(state, Object.create(null), user);
+      const id = await this.#createForUser(state, Object.create(null), user, oldId);
       if (oldId !== undefined) await this.#moveInto(state, oldId, id, keys, forwardUntil);
       return id;
     });
@@ -498,13 +498,14 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     state: RequestState,
     data: Record<string, JsonValue>,
     login: UserLogin | { id: string; meta?: Record<string, JsonValue> },
+    replacing?: string,
   ): Promise<string> {
     const userId = 'userId' in login ? login.userId : login.id;
     const binding = await this.#store(() => this.#users.bindingFor({ userId, meta: login.meta }));
     const record = this.#newRecord(data);
     record.data = { ...data, [USER_BINDING_KEY]: binding as unknown as JsonValue };
     const id = (await this.#insert(state, record, CREATE_ATTEMPTS, true, (newId, r) =>
-      this.#users.create(newId, r, userId),
+      this.#users.create(newId, r, userId, replacing),
     )) as string;
     state.data = data;
     state.user = binding;

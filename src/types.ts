@@ -221,13 +221,16 @@ export interface UserIndexStore {
    * Like `create` (insert-if-absent), for a record whose data holds a {@link UserBinding} of
    * `userId`, and adds the session to the user's index in the same step. With `limit`, the
    * user's live sessions stay within `limit.max`: `'evict-oldest'` destroys the ones expiring
-   * soonest (resolving how many), `'reject'` writes nothing and resolves `full`.
+   * soonest (resolving how many), `'reject'` writes nothing and resolves `full`. `replacing` is
+   * the session a regenerate moves into this one and ends right after: a store bounded in size
+   * does not count the new session against its bound while that one is live.
    */
   createForUser(
     id: string,
     record: SessionRecord,
     userId: string,
     limit?: UserSessionLimit,
+    replacing?: string,
   ): Promise<CreateForUserResult>;
   /**
    * The user's live sessions as `[id, record]`: only records whose binding names `userId`, in no

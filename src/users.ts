@@ -191,13 +191,25 @@ export class UserSessions {
 
   /**
    * Creates a session bound to `userId` within the cap; `false` on an id collision. Throws
-   * `StoreFullError` when the user is at the cap under `'reject'`.
+   * `StoreFullError` when the user is at the cap under `'reject'`. `replacing` names the session
+   * a regenerate ends right after, so a store bounded in size makes no room for the new one.
    */
-  async create(id: string, record: SessionRecord, userId: string): Promise<boolean> {
+  async create(
+    id: string,
+    record: SessionRecord,
+    userId: string,
+    replacing?: string,
+  ): Promise<boolean> {
     const { maxSessionsPerUser: max, whenUserFull } = this.#settings;
     const limit: UserSessionLimit | undefined =
       max === undefined ? undefined : { max, whenFull: whenUserFull };
-    const result = await this.tier('regenerate({ user })').createForUser(id, record, userId, limit);
+    const result = await this.tier('regenerate({ user })').createForUser(
+      id,
+      record,
+      userId,
+      limit,
+      replacing,
+    );
     if (result.status === 'full') {
       throw new StoreFullError(
         `the user already has maxSessionsPerUser (${max}) live sessions and whenUserFull is 'reject'`,

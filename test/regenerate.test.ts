@@ -314,6 +314,18 @@ describe('regenerate at capacity', () => {
     // A new visitor is still refused: the store is at capacity.
     assert.equal((await fetchReply(`${url}/write/user/bob`)).status, 503);
   });
+
+  it("MemoryStore with whenFull: 'reject' lets an existing session log in (regenerate bound to a user)", async () => {
+    const store = new MemoryStore({ maxSessions: 1, whenFull: 'reject' });
+    const url = await serve(store, new Map());
+    const browser = new Client(url);
+    await browser.get('/write/user/alice');
+    const reply = await browser.get('/login');
+    assert.equal(reply.status, 200, reply.body);
+    assert.equal(await countLive(store), 1);
+    assert.deepEqual((await browser.get('/read')).json(), { user: 'alice', cart: null });
+    assert.equal((await fetchReply(`${url}/write/user/bob`)).status, 503);
+  });
 });
 
 async function countLive(store: SessionStore): Promise<number> {

@@ -80,14 +80,19 @@ export class MemoryStore implements SessionStore, UserIndexStore {
     this.#assertOpen();
     const now = Date.now();
     if (this.#live(id, now)) return false;
+    this.#insert(id, record, now, false);
+    return true;
+  }
+
+  /** Stores a new entry; `replacing` when a live session is about to give up its place to it. */
+  #insert(id: string, record: SessionRecord, now: number, replacing: boolean): void {
     const base = this.#base;
     const entry = new Entry(id, record.createdAt - base, this.#clamp(record.expiresAt, now) - base);
     const data = record.data;
     for (const key of Object.keys(data)) setField(entry, key, JSON.stringify(data[key]));
-    if (this.#sessions.size >= this.maxSessions) this.#makeRoom(now);
+    if (!replacing && this.#sessions.size >= this.maxSessions) this.#makeRoom(now);
     this.#sessions.set(id, entry);
     this.#index.push(entry);
-    return true;
   }
 
   async update(id: string, changes: SessionChanges, expiresAt: number): Promise<boolean> {
@@ -193,6 +198,7 @@ export class MemoryStore implements SessionStore, UserIndexStore {
     record: SessionRecord,
     userId: string,
     limit?: UserSessionLimit,
+    replacing?: string,
   ): Promise<CreateForUserResult> {
     assertValidSessionId(id);
     this.#assertOpen();
@@ -208,8 +214,14 @@ export class MemoryStore implements SessionStore, UserIndexStore {
         evicted = live.length - limit.max + 1;
       }
     }
-    // Runs to completion synchronously (no await inside), so nothing slips in between.
-    await this.create(id, record);
+    // Runs to completion synchronously (no await inside), so nothing slips in between. A
+    // regenerate's new session takes the place of the one it replaces: no room is made for it.
+    this.#insert(
+      id,
+      record,
+      now,
+      replacing !== undefined && this.#live(replacing, now) !== undefined,
+    );
     this.#users.add(userId, id);
     return { status: 'created', evicted };
   }
