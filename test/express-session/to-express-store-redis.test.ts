@@ -4,33 +4,18 @@
  * one is not undone by a slow request on the other.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { REDIS_URL, randomPrefix, redisSkipReason } from '../helpers/redis.js';
+import { type App, startApp, stopApp } from '../stores/processes.js';
 
 const skip = await redisSkipReason();
 const fixture = resolve(import.meta.dirname, '../fixtures/express-session-redis-app.ts');
 
-async function startApp(prefix: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
-    env: { ...process.env, REDIS_URL, PREFIX: prefix },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let output = '';
-  child.stdout!.setEncoding('utf8');
-  const port = await new Promise<number>((resolvePort, reject) => {
-    child.stdout!.on('data', (chunk: string) => {
-      output += chunk;
-      const match = /listening (\d+)/.exec(output);
-      if (match) resolvePort(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`app exited early with ${code}`)));
-  });
-  return { child, url: `http://127.0.0.1:${port}` };
+function startRedisApp(prefix: string): Promise<App> {
+  return startApp(fixture, { REDIS_URL, PREFIX: prefix });
 }
 
 async function call(url: string, cookie?: string) {
@@ -46,20 +31,16 @@ describe('two express-session processes on toExpressStore(RedisStore)', {
   timeout: 60_000,
 }, () => {
   const prefix = randomPrefix('es-multi');
-  let a: { child: ChildProcess; url: string };
-  let b: { child: ChildProcess; url: string };
+  let a: App;
+  let b: App;
   const redis = createClient({ url: REDIS_URL });
 
   before(async () => {
     await redis.connect();
-    [a, b] = await Promise.all([startApp(prefix), startApp(prefix)]);
+    [a, b] = await Promise.all([startRedisApp(prefix), startRedisApp(prefix)]);
   });
   after(async () => {
-    for (const app of [a, b]) {
-      if (!app) continue;
-      app.child.kill('SIGTERM');
-      await once(app.child, 'exit');
-    }
+    await Promise.all([stopApp(a), stopApp(b)]);
     for await (const keys of redis.scanIterator({ MATCH: `${prefix}*` })) {
       if (keys.length > 0) await redis.del(keys);
     }
