@@ -1,43 +1,37 @@
+/**
+ * `SessionManager`: the public methods and what happens to a session on a request (load,
+ * renewal, write, create, move, loss, cookie). One file over ~300 lines because these steps share
+ * the request's state and each other's invariants (a write renews like a read, a create and a
+ * move both adopt and send the cookie); the parts that stand alone live beside it: store-call.ts
+ * (error mapping), move-in-steps.ts (regenerate without `move`), renewal.ts and
+ * renewal-failure.ts, user-requests.ts (per-user sessions), expiry.ts, set-cookie.ts.
+ */
 import { SessionCookie } from './cookie.js';
-import { assertJsonValue, assertValidKey, EXPRESS_KEY, pickKeys } from './data.js';
-import {
-  emitLibraryWarning,
-  HeadersSentError,
-  InvalidOptionError,
-  SessionCollisionError,
-  SessionDestroyedError,
-  SessionError,
-  StoreUnavailableError,
-} from './errors.js';
+import { assertJsonValue, assertValidKey, EXPRESS_KEY } from './data.js';
+import { HeadersSentError, SessionCollisionError, SessionDestroyedError } from './errors.js';
 import { expiryFor, isLive, renewalDue } from './expiry.js';
 import { generateSessionId } from './id.js';
 import { LegacyImporter } from './legacy-import.js';
 import { createMiddleware, type SessionMiddleware } from './middleware.js';
+import { moveInSteps } from './move-in-steps.js';
 import { type ResolvedOptions, resolveOptions, type SessionManagerOptions } from './options.js';
 import { type RenewalOutcome, Renewals } from './renewal.js';
+import { renewalFailureReporter } from './renewal-failure.js';
 import { type RequestState, type SessionRequest, StateSlot } from './request-state.js';
 import { setSessionCookie } from './set-cookie.js';
 import { Signer } from './signer.js';
+import { callStore } from './store-call.js';
 import { createStore, isSessionStore } from './stores/create-store.js';
 import {
   type JsonValue,
-  type MoveResult,
-  type SessionChanges,
   type SessionData,
   type SessionMove,
   type SessionRecord,
   type SessionStore,
   USER_BINDING_KEY,
 } from './types.js';
-import {
-  assertUserId,
-  checkMeta,
-  resolveUserSettings,
-  takeBinding,
-  type UserLogin,
-  type UserSessionInfo,
-  UserSessions,
-} from './users.js';
+import { UserRequests } from './user-requests.js';
+import { resolveUserSettings, takeBinding, type UserSessionInfo, UserSessions } from './users.js';
 import { refuse } from './validate.js';
 
 /** Options of {@link SessionManager.regenerate}. */
@@ -76,8 +70,6 @@ const CREATE_ATTEMPTS = 3;
  * requests that loaded the old session before the move and are still running.
  */
 const FORWARD_MS = 600_000;
-const MISSING: MoveResult = Object.freeze({ status: 'missing' });
-const COLLISION: MoveResult = Object.freeze({ status: 'collision' });
 
 /**
  * Server-side sessions for Express. Policy lives here — signing, strict ids, lazy creation,
@@ -99,11 +91,11 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
   readonly #cookie: SessionCookie;
   readonly #slot = new StateSlot();
   readonly #production = process.env.NODE_ENV === 'production';
-  readonly #users: UserSessions;
+  readonly #users: UserRequests;
   #middleware: SessionMiddleware | undefined;
   readonly #renewals = new Renewals();
   readonly #legacy: LegacyImporter | undefined;
-  #warned = false;
+  readonly #reportRenewalFailure: (error: unknown) => void;
 
   constructor(options: SessionManagerOptions<S>) {
     this.#options = resolveOptions(options as SessionManagerOptions<SessionStore>);
@@ -127,7 +119,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     this.#legacy =
       options.migrateFrom === undefined ? undefined : new LegacyImporter(options.migrateFrom);
     const onEvent = this.#options.onEvent;
-    this.#users = new UserSessions(
+    const users = new UserSessions(
       this.store,
       this.#options.secrets[0]!,
       resolveUserSettings(options),
@@ -140,6 +132,8 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
         }
       },
     );
+    this.#users = new UserRequests(this.store, users, this.#slot);
+    this.#reportRenewalFailure = renewalFailureReporter(onEvent);
   }
 
   /**
@@ -209,7 +203,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
       const id = state.id;
       if (id !== undefined) {
         this.#renewals.forget(id);
-        await this.#store(() => this.store.destroy(id));
+        await callStore(() => this.store.destroy(id));
       }
       this.#drop(state);
     });
@@ -225,7 +219,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
       const id = state.id;
       if (id === undefined) return false;
       const expiresAt = this.#renewedExpiry(state);
-      const touched = await this.#store(() => this.store.touch(id, expiresAt));
+      const touched = await callStore(() => this.store.touch(id, expiresAt));
       if (!touched) this.#lost(state);
       state.expiresAt = expiresAt;
       this.#sendCookie(state);
@@ -250,7 +244,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     if (typeof keep !== 'boolean' && !Array.isArray(keep)) {
       refuse('keep', 'true, false or an array of keys', keep);
     }
-    const login = this.#loginOf(options);
+    const login = this.#users.loginOf(options);
     const state = this.#slot.of(req);
     return state.enqueue(async () => {
       if (state.res.headersSent) throw new HeadersSentError();
@@ -265,7 +259,14 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
       // A session bound to a user is created through the user index, then the old one is
       // moved into it.
       const forwardUntil = this.#forwardUntil(state);
-      const id = await this.#createForUser(state, Object.create(null), user, oldId);
+      const id = await this.#users.create(
+        state,
+        this.#newRecord(Object.create(null)),
+        user,
+        oldId,
+        (record, create) =>
+          this.#insert(state, record, CREATE_ATTEMPTS, true, create) as Promise<string>,
+      );
       if (oldId !== undefined) await this.#moveInto(state, oldId, id, keys, forwardUntil);
       return id;
     });
@@ -285,9 +286,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     userId: string,
     options: ListUserSessionsOptions = {},
   ): Promise<UserSessionInfo[]> {
-    assertUserId(userId);
-    const current = options.current === undefined ? undefined : this.#slot.of(options.current);
-    return this.#store(() => this.#users.list(userId, current?.id));
+    return this.#users.list(userId, options.current);
   }
 
   /**
@@ -295,11 +294,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
    * A handle of another user's session, or a made-up one, does nothing.
    */
   async destroyUserSession(userId: string, handle: string): Promise<boolean> {
-    assertUserId(userId);
-    const id = await this.#store(() => this.#users.find(userId, handle));
-    if (id === undefined) return false;
-    await this.#store(() => this.store.destroy(id));
-    return true;
+    return this.#users.destroyOne(userId, handle);
   }
 
   /**
@@ -311,16 +306,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     userId: string,
     options: DestroyUserSessionsOptions = {},
   ): Promise<number> {
-    assertUserId(userId);
-    const except = options.except === undefined ? undefined : this.#slot.of(options.except);
-    const epoch = await this.#store(() => this.#users.nextEpoch(userId));
-    let keptId: string | undefined;
-    if (except?.user?.id === userId) {
-      // Stamped with the coming epoch *before* it is raised, so no load of the kept session ever
-      // sees itself behind the user's epoch.
-      keptId = await except.enqueue(() => this.#restamp(except, epoch));
-    }
-    return this.#store(() => this.#users.revoke(userId, epoch, keptId));
+    return this.#users.destroyAll(userId, options.except);
   }
 
   /** Every live session's data, keyed by id. Loads them all: prefer `sessions()` for many. */
@@ -334,7 +320,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
   async *sessions(): AsyncGenerator<[string, T]> {
     const iterator = this.store.all()[Symbol.asyncIterator]();
     for (;;) {
-      const next = await this.#store(() => iterator.next());
+      const next = await callStore(() => iterator.next());
       if (next.done) return;
       const [id, record] = next.value;
       if (!this.#isLive(record, Date.now())) continue;
@@ -346,7 +332,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
 
   /** Removes every session of the store. */
   async clearAllSessions(): Promise<void> {
-    await this.#store(() => this.store.clear());
+    await callStore(() => this.store.clear());
   }
 
   /** Stops the store's timers and releases what it owns. The manager is unusable afterwards. */
@@ -355,13 +341,13 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
   }
 
   async #load(state: RequestState, id: string, renewCookie: boolean): Promise<boolean> {
-    let record = await this.#store(() => this.store.get(id));
+    let record = await callStore(() => this.store.get(id));
     const legacy = this.#legacy;
     if (!record && legacy) {
       // migrateFrom: a session still in the legacy store moves over now; the cookie is re-sent
       // with this manager's attributes.
       const cap = (createdAt: number, now: number) => this.#expiryFor(createdAt, now);
-      record = await this.#store(() => legacy.import(id, this.store, cap));
+      record = await callStore(() => legacy.import(id, this.store, cap));
       renewCookie ||= record !== undefined;
     }
     const now = Date.now();
@@ -373,7 +359,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     // express-session's cookie, kept by the express-session adapter, is not application data.
     if (Object.hasOwn(record.data, EXPRESS_KEY)) delete record.data[EXPRESS_KEY];
     state.adopt(id, record.data, record.createdAt, record.expiresAt);
-    if (Object.hasOwn(record.data, USER_BINDING_KEY) && !(await this.#checkUser(state))) {
+    if (Object.hasOwn(record.data, USER_BINDING_KEY) && !(await this.#users.admit(state))) {
       return false;
     }
     if (this.#options.rolling && !(await this.#renew(state, id, record.createdAt, now))) {
@@ -402,7 +388,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
       renewal = this.#renewals.start(
         id,
         expiresAt,
-        this.#store(() => this.store.touch(id, expiresAt, touchAfter)),
+        callStore(() => this.store.touch(id, expiresAt, touchAfter)),
         (error) => this.#reportRenewalFailure(error),
       );
     } else if (known !== undefined && known.expiresAt > state.expiresAt) {
@@ -415,31 +401,6 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     if (outcome === 'gone') return false;
     if (outcome === 'renewed') state.expiresAt = renewedTo;
     return true;
-  }
-
-  /**
-   * A renewal that failed has no caller to reject: it goes to `onEvent` as `renewal-failed` with
-   * the error's code (never the error itself, whose message a third-party store may fill with
-   * an id), else to one process warning (a full store would otherwise warn on every request).
-   */
-  #reportRenewalFailure(error: unknown): void {
-    const raw = (error as { code?: unknown } | null)?.code;
-    const code = typeof raw === 'string' ? raw : 'STORE_UNAVAILABLE';
-    const onEvent = this.#options.onEvent;
-    if (onEvent) {
-      try {
-        onEvent({ type: 'renewal-failed', code });
-      } catch {
-        // An observer must never break a request.
-      }
-      return;
-    }
-    if (this.#warned) return;
-    this.#warned = true;
-    emitLibraryWarning(
-      `a rolling renewal failed (${code}); requests go on with the session as loaded`,
-      'SESSION_STORE_RENEWAL_FAILED',
-    );
   }
 
   #write(state: RequestState, key: string, value: JsonValue | undefined): Promise<void> {
@@ -461,7 +422,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
         !options.throttleWrites || renewalDue(renewed, state.expiresAt, options.touchAfter);
       const expiresAt = renew ? renewed : state.expiresAt;
       const changes = value === undefined ? { unset: [key] } : { set: { [key]: value } };
-      return this.#store(
+      return callStore(
         () => this.store.update(id, changes, expiresAt),
         (updated) => {
           if (!updated) this.#lost(state);
@@ -477,65 +438,6 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     } catch (error) {
       return Promise.reject(error);
     }
-  }
-
-  /** Validates the `user`/`meta` of a regenerate; `undefined` keeps the old session's user. */
-  #loginOf(options: RegenerateOptions<T>): UserLogin | null | undefined {
-    const { user, meta } = options;
-    if (user === undefined || user === null) {
-      if (meta !== undefined) {
-        throw new InvalidOptionError('regenerate meta needs user: give { user, meta } together');
-      }
-      return user;
-    }
-    assertUserId(user);
-    this.#users.tier('regenerate({ user })');
-    return { userId: user, meta: checkMeta(meta) };
-  }
-
-  /** Creates a session holding `data` bound to the user; resolves its id. */
-  async #createForUser(
-    state: RequestState,
-    data: Record<string, JsonValue>,
-    login: UserLogin | { id: string; meta?: Record<string, JsonValue> },
-    replacing?: string,
-  ): Promise<string> {
-    const userId = 'userId' in login ? login.userId : login.id;
-    const binding = await this.#store(() => this.#users.bindingFor({ userId, meta: login.meta }));
-    const record = this.#newRecord(data);
-    record.data = { ...data, [USER_BINDING_KEY]: binding as unknown as JsonValue };
-    const id = (await this.#insert(state, record, CREATE_ATTEMPTS, true, (newId, r) =>
-      this.#users.create(newId, r, userId, replacing),
-    )) as string;
-    state.data = data;
-    state.user = binding;
-    return id;
-  }
-
-  /** A bound session just loaded: it stays only while the user's epoch has not passed it. */
-  async #checkUser(state: RequestState): Promise<boolean> {
-    const id = state.id!;
-    const binding = takeBinding(state.data!);
-    if (binding && (await this.#store(() => this.#users.epochAllows(binding)))) {
-      state.user = binding;
-      return true;
-    }
-    state.forget();
-    this.store.destroy(id).catch(() => {});
-    return false;
-  }
-
-  /** Re-binds the request's session under `epoch`; resolves its id, or `undefined` if it is gone. */
-  async #restamp(state: RequestState, epoch: number): Promise<string | undefined> {
-    const id = state.id;
-    const user = state.user;
-    if (id === undefined || user === undefined) return undefined;
-    const binding = { ...user, epoch };
-    const set = { [USER_BINDING_KEY]: binding as unknown as JsonValue };
-    const updated = await this.#store(() => this.store.update(id, { set }, state.expiresAt));
-    if (!updated) return undefined;
-    state.user = binding;
-    return id;
   }
 
   /** Creates a session holding `data` for the request; resolves its id. */
@@ -560,8 +462,8 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     };
     const store = this.store;
     const result = await (store.move
-      ? this.#store(() => store.move!(oldId, id, move))
-      : this.#moveInSteps(oldId, id, move));
+      ? callStore(() => store.move!(oldId, id, move))
+      : moveInSteps(store, oldId, id, move, (record, now) => this.#isLive(record, now)));
     if (result.status === 'collision') {
       if (attempts <= 1) throw new SessionCollisionError();
       return this.#move(state, oldId, keep, attempts - 1);
@@ -598,47 +500,13 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     };
     const store = this.store;
     const result = await (store.move
-      ? this.#store(() => store.move!(oldId, id, move))
-      : this.#moveInSteps(oldId, id, move));
+      ? callStore(() => store.move!(oldId, id, move))
+      : moveInSteps(store, oldId, id, move, (record, now) => this.#isLive(record, now)));
     if (result.status !== 'moved') {
-      await this.#store(() => store.destroy(id));
+      await callStore(() => store.destroy(id));
       this.#lost(state);
     }
     state.data = result.data;
-  }
-
-  /**
-   * `move` for a store without it: read the old session as stored, create the new one, re-read
-   * the old one (a logout since wins: the new session goes; writes since are carried over), then
-   * destroy it. A logout or write landing between the re-read and the destroy is missed: stores
-   * with `move` close that window.
-   */
-  async #moveInSteps(oldId: string, id: string, move: SessionMove): Promise<MoveResult> {
-    const store = this.store;
-    const before = await this.#store(() => store.get(oldId));
-    if (!before || !this.#isLive(before, Date.now())) return MISSING;
-    const data = pickKeys(before.data, move.keep);
-    if (move.into === 'existing') {
-      const changes = diff(Object.create(null), data);
-      if (changes && !(await this.#store(() => store.update(id, changes, move.expiresAt)))) {
-        return MISSING;
-      }
-    } else {
-      const record = { data, createdAt: move.createdAt, expiresAt: move.expiresAt };
-      if (!(await this.#store(() => store.create(id, record)))) return COLLISION;
-    }
-    const after = await this.#store(() => store.get(oldId));
-    if (!after || !this.#isLive(after, Date.now())) {
-      if (move.into !== 'existing') await this.#store(() => store.destroy(id));
-      return MISSING;
-    }
-    const latest = pickKeys(after.data, move.keep);
-    const changes = diff(data, latest);
-    if (changes && !(await this.#store(() => store.update(id, changes, move.expiresAt)))) {
-      return MISSING;
-    }
-    await this.#store(() => store.destroy(oldId));
-    return { status: 'moved', data: latest };
   }
 
   #newRecord(data: Record<string, JsonValue>): SessionRecord {
@@ -658,7 +526,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     create?: (id: string, record: SessionRecord) => Promise<boolean>,
   ): Promise<string | undefined> {
     const id = generateSessionId();
-    return this.#store(
+    return callStore(
       () => (create ? create(id, record) : this.store.create(id, record)),
       (created) => {
         if (!created) {
@@ -731,55 +599,6 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     const req = state.req as SessionRequest & { secure?: boolean; socket: { encrypted?: boolean } };
     return req.secure ?? req.socket?.encrypted === true;
   }
-
-  /**
-   * Runs a store call; failures that are not already typed become `StoreUnavailableError`.
-   * With `then`, resolves what `then` makes of the result (errors `then` throws pass untouched).
-   */
-  #store<R>(call: () => Promise<R>): Promise<R>;
-  #store<R, U>(call: () => Promise<R>, then: (result: R) => U | Promise<U>): Promise<U>;
-  #store<R, U>(call: () => Promise<R>, then?: (result: R) => U | Promise<U>): Promise<R | U> {
-    let pending: Promise<R>;
-    try {
-      pending = Promise.resolve(call());
-    } catch (error) {
-      return Promise.reject(storeFailure(error));
-    }
-    return pending.then(then, rejectStoreFailure);
-  }
-}
-
-/** A store's failure as the caller sees it: typed errors pass, others become `STORE_UNAVAILABLE`. */
-function storeFailure(error: unknown): unknown {
-  if (error instanceof SessionError) return error;
-  return new StoreUnavailableError('the session store failed', { cause: error });
-}
-
-function rejectStoreFailure(error: unknown): never {
-  throw storeFailure(error);
-}
-
-/** The change that turns `from` into `to` (keys compared by their JSON), or `undefined`. */
-function diff(
-  from: Record<string, JsonValue>,
-  to: Record<string, JsonValue>,
-): SessionChanges | undefined {
-  const set: Record<string, JsonValue> = Object.create(null);
-  const unset: string[] = [];
-  let changed = false;
-  for (const key of Object.keys(to)) {
-    if (!Object.hasOwn(from, key) || JSON.stringify(from[key]) !== JSON.stringify(to[key])) {
-      set[key] = to[key] as JsonValue;
-      changed = true;
-    }
-  }
-  for (const key of Object.keys(from)) {
-    if (!Object.hasOwn(to, key)) {
-      unset.push(key);
-      changed = true;
-    }
-  }
-  return changed ? { set, unset } : undefined;
 }
 
 /** The value of `key` in the request's session (own keys only, whatever a store hands back). */

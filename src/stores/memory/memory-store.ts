@@ -15,7 +15,9 @@ import type {
 } from '../../types.js';
 import { decode, Entry, setField, unsetField } from './entry.js';
 import { ExpiryHeap } from './expiry-heap.js';
+import { Forwards } from './forwards.js';
 import { type MemoryStoreOptions, resolveMemoryStoreOptions } from './options.js';
+import { sweepExpired } from './sweep.js';
 import { UserSets } from './user-index.js';
 
 export type { MemoryStoreOptions } from './options.js';
@@ -23,15 +25,16 @@ export type { MemoryStoreOptions } from './options.js';
 const MISSING: MoveResult = Object.freeze({ status: 'missing' });
 const COLLISION: MoveResult = Object.freeze({ status: 'collision' });
 
-/** Work done by one slice of a sweep before yielding to the event loop. */
-const SLICE_MS = 2;
-
 /**
  * Sessions in this process's memory: a `Map` plus an expiration index (a min-heap on expiry), so
  * cleanup costs what has expired, not what is stored. Bounded by `maxSessions`. Data is kept as
  * JSON text, so it is copied on the way in and out. Timers are `unref()`'d and start at
  * construction; `close()` stops them. Nothing survives a restart: use FileStore or RedisStore
  * for that.
+ *
+ * One class over ~300 lines because the `Map`, the expiry heap and the user sets change together
+ * in every method (an entry is in all of them or in none), behind one set of private helpers;
+ * what stands alone is beside it: entry.ts, expiry-heap.ts, forwards.ts, sweep.ts, user-index.ts.
  */
 export class MemoryStore implements SessionStore, UserIndexStore {
   readonly maxAge: number;
@@ -43,11 +46,8 @@ export class MemoryStore implements SessionStore, UserIndexStore {
   readonly #index = new ExpiryHeap<Entry>();
   readonly #users = new UserSets();
   readonly #onError: BackgroundErrorHandler | undefined;
-  /**
-   * Old id → the id a regenerate moved it to, until when: a logout of the old session within
-   * that time ends the new one. At most `maxSessions` are kept; the sweep drops expired ones.
-   */
-  readonly #forwards = new Map<string, { to: string; until: number }>();
+  /** Where regenerated sessions went, for a logout racing the regenerate; swept with the rest. */
+  readonly #forwards: Forwards;
   /** Origin of the entries' times (see `Entry`). */
   readonly #base = Date.now();
   #cleanupTimer: NodeJS.Timeout | undefined;
@@ -63,6 +63,7 @@ export class MemoryStore implements SessionStore, UserIndexStore {
     this.maxSessions = resolved.maxSessions;
     this.whenFull = resolved.whenFull;
     this.#onError = resolved.onError;
+    this.#forwards = new Forwards(this.maxSessions);
     if (this.cleanupInterval > 0) this.startCleanup();
     if (this.indexInterval > 0) this.startIndexRebuild();
   }
@@ -166,9 +167,7 @@ export class MemoryStore implements SessionStore, UserIndexStore {
       this.#sessions.set(newId, entry);
       this.#index.push(entry);
     }
-    const forwards = this.#forwards;
-    if (forwards.size >= this.maxSessions) forwards.delete(forwards.keys().next().value as string);
-    forwards.set(oldId, { to: newId, until: move.forwardUntil });
+    this.#forwards.add(oldId, newId, move.forwardUntil);
     return { status: 'moved', data: carried };
   }
 
@@ -295,7 +294,12 @@ export class MemoryStore implements SessionStore, UserIndexStore {
    * slices of about 2 ms with the event loop served in between, and only one sweep runs at a time.
    */
   cleanup(): Promise<number> {
-    this.#sweep ??= this.#runSweep().finally(() => {
+    this.#forwards.prune(Date.now());
+    this.#sweep ??= sweepExpired(
+      this.#index,
+      () => Date.now() - this.#base,
+      (entry) => this.#delete(entry),
+    ).finally(() => {
       this.#sweep = undefined;
     });
     return this.#sweep;
@@ -304,28 +308,6 @@ export class MemoryStore implements SessionStore, UserIndexStore {
   /** Rebuilds the expiration index in O(n), compacting its array after mass deletions. */
   rebuildIndex(): void {
     this.#index.rebuild();
-  }
-
-  async #runSweep(): Promise<number> {
-    this.#pruneForwards(Date.now());
-    let removed = 0;
-    for (;;) {
-      const first = this.#index.peek();
-      if (!first || first.expiry > Date.now() - this.#base) return removed;
-      // Every slice starts from `setImmediate`, one per turn of the event loop. A first slice
-      // run right away (say from the cleanup timer) would be followed by the second in the same
-      // turn's check phase: two slices back to back, one 4 ms block.
-      await new Promise((resolve) => setImmediate(resolve));
-      const now = Date.now() - this.#base;
-      const deadline = performance.now() + SLICE_MS;
-      let top = this.#index.peek();
-      while (top && top.expiry <= now) {
-        this.#delete(top);
-        removed++;
-        if ((removed & 255) === 0 && performance.now() > deadline) break;
-        top = this.#index.peek();
-      }
-    }
   }
 
   /** The user's live entries; expired ones met on the way are dropped. */
@@ -342,19 +324,8 @@ export class MemoryStore implements SessionStore, UserIndexStore {
   #destroy(id: string): void {
     const entry = this.#sessions.get(id);
     if (entry) this.#delete(entry);
-    if (this.#forwards.size === 0) return;
-    const forward = this.#forwards.get(id);
-    if (!forward) return;
-    this.#forwards.delete(id);
-    if (forward.until > Date.now()) this.#destroy(forward.to);
-  }
-
-  /** Drops forwards that have run out (oldest first: they are kept in the order they were made). */
-  #pruneForwards(now: number): void {
-    for (const [id, forward] of this.#forwards) {
-      if (forward.until > now) return;
-      this.#forwards.delete(id);
-    }
+    const to = this.#forwards.take(id, Date.now());
+    if (to !== undefined) this.#destroy(to);
   }
 
   #live(id: string, now: number): Entry | undefined {

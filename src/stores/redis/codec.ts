@@ -91,6 +91,11 @@ function asString(value: unknown): string | undefined {
   return undefined;
 }
 
+/** A reply part as text (node-redis with `RESP3` or buffers may hand back a Buffer). */
+export function asText(value: unknown): string {
+  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+}
+
 export function parseScanReply(reply: unknown): [string, string[]] {
   const cursor = Array.isArray(reply) ? asString(reply[0]) : undefined;
   const keys = Array.isArray(reply) && Array.isArray(reply[1]) ? reply[1] : undefined;

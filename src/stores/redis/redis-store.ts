@@ -2,12 +2,12 @@
  * RedisStore: sessions shared by many processes and machines.
  *
  * One hash per session at `prefix + id`: `c` = createdAt, `e` = expiresAt (ms since the epoch),
- * `d:<key>` = JSON of one session key (redis-codec.ts), so a `set` writes one field and
- * concurrent writes of different keys never clobber each other. Expiry is `PEXPIREAT e`. `create`/`update`/`touch` are
- * Lua scripts (redis-scripts.ts); every command touches one key, so Redis Cluster works as is.
+ * `d:<key>` = JSON of one session key (codec.ts), so a `set` writes one field and concurrent
+ * writes of different keys never clobber each other. Expiry is `PEXPIREAT e`.
+ * `create`/`update`/`touch` are Lua scripts (scripts.ts); every command touches one key, so
+ * Redis Cluster works as is. `move` is move.ts; the user index is user-index.ts.
  */
 
-import { isCarried } from '../../data.js';
 import { reportBackgroundError, StoreClosedError } from '../../errors.js';
 import { assertValidSessionId, isValidSessionId } from '../../id.js';
 import type {
@@ -29,6 +29,7 @@ import {
   withTimeout,
 } from './client.js';
 import {
+  asText,
   checkTime,
   decodeSession,
   escapeGlob,
@@ -36,8 +37,9 @@ import {
   parseScanReply,
   pushFields,
 } from './codec.js';
+import { type MoveContext, moveSession } from './move.js';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
-import { CREATE, DESTROY, runScript, SEAL, TOUCH, UPDATE } from './scripts.js';
+import { CREATE, DESTROY, type RedisScript, runScript, TOUCH, UPDATE } from './scripts.js';
 import { type OwnedClient, openUrlClient } from './url.js';
 import { RedisUserIndex } from './user-index.js';
 
@@ -63,6 +65,11 @@ export class RedisStore implements SessionStore, UserIndexStore {
   #unlink = true;
   #closed = false;
   readonly #users: RedisUserIndex;
+  readonly #moveContext: MoveContext = {
+    clamp: (expiresAt, now) => this.#clamp(expiresAt, now),
+    script: (s, id, args) => this.#script(s, id, args),
+    followed: (id, expiresAt, reply) => this.#followed(id, expiresAt, reply),
+  };
 
   constructor(options: RedisStoreOptions) {
     const resolved = resolveRedisStoreOptions(options);
@@ -138,56 +145,9 @@ export class RedisStore implements SessionStore, UserIndexStore {
     if (next !== undefined && isValidSessionId(next)) await this.destroy(next);
   }
 
-  /**
-   * Moves a session in three one-key steps, so it works on Redis Cluster, where the two keys
-   * live in different slots: the new session is created empty (insert-if-absent), then the old
-   * one is read and turned into a forward in one script — the atomic step: a write or logout
-   * either lands before it (carried over, or the move finds nothing) or after it (finds no
-   * session, or follows the forward) — then the kept fields are written to the new session.
-   */
-  async move(oldId: string, newId: string, move: SessionMove): Promise<MoveResult> {
-    assertValidSessionId(oldId);
-    assertValidSessionId(newId);
-    const now = Date.now();
-    const createdAt = checkTime(move?.createdAt, 'createdAt');
-    const expiresAt = this.#clamp(checkTime(move.expiresAt, 'expiresAt'), now);
-    const until = checkTime(move.forwardUntil, 'forwardUntil');
-    const fresh = move.into !== 'existing';
-    if (fresh) {
-      const args = [String(now), String(createdAt), String(expiresAt)];
-      if ((await this.#script(CREATE, newId, args)) !== 1) return { status: 'collision' };
-    }
-    const keep = move.keep;
-    const sealArgs = [String(now), String(until), newId, keep === true ? '1' : '0'];
-    if (keep !== true) {
-      for (const key of keep) if (isCarried(key)) sealArgs.push(fieldName(key));
-    }
-    let sealed: unknown;
-    try {
-      sealed = await this.#script(SEAL, oldId, sealArgs);
-    } catch (error) {
-      if (fresh) await this.#script(DESTROY, newId, []).catch(() => {});
-      throw error;
-    }
-    if (!Array.isArray(sealed)) {
-      if (fresh) await this.#script(DESTROY, newId, []);
-      return { status: 'missing' };
-    }
-    const fields = sealed.slice(1).map((part: unknown) => asText(part));
-    if (fields.length > 0) {
-      const args = [String(now), String(expiresAt), String(fields.length / 2), ...fields];
-      // 0: a logout followed the forward in between; the new session is gone already.
-      const written = await this.#script(UPDATE, newId, args);
-      if (!(await this.#followed(newId, expiresAt, written))) return { status: 'missing' };
-    }
-    const decoded = decodeSession(
-      [...fields, 'c', String(createdAt), 'e', String(expiresAt)],
-      Date.now() - 1,
-    );
-    if (typeof decoded === 'string' || decoded === undefined) {
-      return { status: 'moved', data: Object.create(null) };
-    }
-    return { status: 'moved', data: decoded.data };
+  /** See `moveSession`: three one-key steps, so it works on Redis Cluster. */
+  move(oldId: string, newId: string, move: SessionMove): Promise<MoveResult> {
+    return moveSession(this.#moveContext, oldId, newId, move);
   }
 
   async *all(): AsyncGenerator<[string, SessionRecord]> {
@@ -294,7 +254,7 @@ export class RedisStore implements SessionStore, UserIndexStore {
     return true;
   }
 
-  async #script(s: typeof CREATE, id: string, args: string[]): Promise<unknown> {
+  async #script(s: RedisScript, id: string, args: string[]): Promise<unknown> {
     const cmd = this.#cmd ?? (await this.#open());
     try {
       return await runScript(cmd, s, this.prefix + id, args);
@@ -351,8 +311,4 @@ export class RedisStore implements SessionStore, UserIndexStore {
     );
     return undefined;
   }
-}
-
-function asText(value: unknown): string {
-  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
 }
