@@ -144,6 +144,48 @@ describe('PostgresStore: edge cases', { skip, timeout: TEST_TIMEOUT }, () => {
     await store.close();
   });
 
+  for (const type of ['text', 'jsonb']) {
+    it(`connect-pg-simple's table made by hand with sess ${type} (nullable): sessions work, odd rows read as none`, async () => {
+      const table = randomTable(`cps_${type}`);
+      made.push(table);
+      await pool.query(
+        `CREATE TABLE "${table}" (sid varchar PRIMARY KEY, sess ${type}, expire timestamp(6) NOT NULL)`,
+      );
+      const reported: Error[] = [];
+      const store = new PostgresStore({
+        pool,
+        table,
+        layout: 'connect-pg-simple',
+        createTable: false,
+        cleanupInterval: 0,
+        onError: (e) => reported.push(e),
+      });
+      const id = generateSessionId();
+      assert.equal(await store.create(id, record({ a: 1 })), true);
+      assert.equal(
+        await store.update(id, { set: { b: 2 }, unset: ['a'] }, Date.now() + HOUR),
+        true,
+      );
+      assert.equal(await store.touch(id, Date.now() + HOUR), true);
+      assert.deepEqual({ ...(await store.get(id))?.data }, { b: 2 });
+      const stored = await pool.query(`SELECT sess::json AS s FROM "${table}" WHERE sid = $1`, [
+        id,
+      ]);
+      assert.equal(typeof stored.rows[0].s.cookie?.expires, 'string');
+      const odd = type === 'text' ? ['not json', null] : [null];
+      for (const sess of odd) {
+        const sid = generateSessionId();
+        await pool.query(
+          `INSERT INTO "${table}" (sid, sess, expire) VALUES ($1, $2, now() + interval '1 hour')`,
+          [sid, sess],
+        );
+        assert.equal(await store.get(sid), undefined);
+      }
+      assert.equal(reported.length, odd.length, 'each unreadable row is reported');
+      await store.close();
+    });
+  }
+
   it('an idle connection of a pool the store owns dies: reported once to onError, then replaced', async () => {
     const table = randomTable('owned');
     made.push(table);

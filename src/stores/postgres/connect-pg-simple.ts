@@ -5,6 +5,7 @@
  *
  *   sid varchar primary key, sess json not null, expire timestamp(6) not null
  *
+ * (a table made by hand with `sess` as `jsonb` or `text` works too, as with connect-pg-simple).
  * `sess` is express-session's session object: the data keys at the top level plus a `cookie`
  * object. This layout keeps that shape: data keys are stored at the top level, express-session's
  * `cookie` is kept as it is (only its `expires` follows every renewal), a new session gets a
@@ -32,6 +33,11 @@ const COOKIE = 'cookie';
 const toTimestamp = (param: string) => `to_timestamp(${param}::float8 / 1000)`;
 const EXPIRE_MS = `(extract(epoch FROM expire::timestamptz) * 1000)::bigint`;
 const escapeCookie = (key: string) => key === COOKIE;
+/**
+ * `sess` read as `json`: connect-pg-simple's own table types it `json` (a no-op cast then), but
+ * connect-pg-simple also reads tables made by hand with `jsonb` or `text`, and so does this layout.
+ */
+const SESS = 'sess::json';
 
 /** The DDL: connect-pg-simple's own table definition, for `createTable` and the README. */
 export function connectPgSimpleTableSql(table: TableName): string {
@@ -60,7 +66,7 @@ export function connectPgSimpleLayout(table: TableName, ttlMs: number): Layout {
   const live = `expire > ${toTimestamp('$2')}`;
   // express-session's cookie with its `expires` moved to $4 (an ISO string), or a fresh one.
   const renewedCookie = `jsonb_build_object('cookie',
-    CASE WHEN json_typeof(sess->'cookie') = 'object' THEN (sess->'cookie')::jsonb ELSE '{}'::jsonb END
+    CASE WHEN json_typeof(${SESS}->'cookie') = 'object' THEN (${SESS}->'cookie')::jsonb ELSE '{}'::jsonb END
     || jsonb_build_object('expires', $4::text))`;
   return {
     table,
@@ -82,19 +88,19 @@ WHERE s.expire <= ${toTimestamp('$4')}`,
       'update',
       `UPDATE ${t} SET sess = (((sess::jsonb - $5::text[]) || $6::jsonb) || ${renewedCookie})::json,
   expire = ${toTimestamp('$3')}
-WHERE sid = $1 AND ${live} AND json_typeof(sess) = 'object'`,
+WHERE sid = $1 AND ${live} AND json_typeof(${SESS}) = 'object'`,
     ),
     touch: statement(
       table,
       'touch',
       `UPDATE ${t} SET sess = (sess::jsonb || ${renewedCookie})::json, expire = ${toTimestamp('$3')}
-WHERE sid = $1 AND ${live} AND json_typeof(sess) = 'object'`,
+WHERE sid = $1 AND ${live} AND json_typeof(${SESS}) = 'object'`,
     ),
     touchAtLeast: statement(
       table,
       'touch_min',
-      `WITH s AS (SELECT sid, expire FROM ${t} WHERE sid = $1 AND ${live} AND json_typeof(sess) = 'object'),
-u AS (UPDATE ${t} AS t SET sess = (t.sess::jsonb || ${renewedCookie.replaceAll('sess->', 't.sess->')})::json,
+      `WITH s AS (SELECT sid, expire FROM ${t} WHERE sid = $1 AND ${live} AND json_typeof(${SESS}) = 'object'),
+u AS (UPDATE ${t} AS t SET sess = (t.sess::jsonb || ${renewedCookie.replaceAll(SESS, `t.${SESS}`)})::json,
     expire = ${toTimestamp('$3')}
   FROM s WHERE t.sid = s.sid AND s.expire <= ${toTimestamp('($3::float8 - $5::float8)')})
 SELECT count(*)::int AS n FROM s`,

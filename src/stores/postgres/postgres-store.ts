@@ -7,11 +7,10 @@
  * expiry move, each atomic and none able to bring back a destroyed session. Every query is
  * bounded (pool.ts); cleanup deletes in batches under an advisory lock (cleanup.ts).
  *
- * Longer than most files because it is the store's whole public surface in one class — the
- * contract, cleanup, the user-index tier and the pool's lifecycle; the SQL, the codec, query
- * bounding and the user-index statements live in the files beside it.
+ * This file is the contract and its scheduling; the pool, the table's creation and query
+ * retries are in connection.ts, the SQL in the layouts, the user-index tier in user-index.ts.
  */
-import { NotSupportedError, reportBackgroundError, StoreClosedError } from '../../errors.js';
+import { NotSupportedError, reportBackgroundError } from '../../errors.js';
 import { assertValidSessionId, isValidSessionId } from '../../id.js';
 import type {
   BackgroundErrorHandler,
@@ -26,25 +25,16 @@ import type {
 import { sweepExpired } from './cleanup.js';
 import { checkTime } from './codec.js';
 import { connectPgSimpleLayout } from './connect-pg-simple.js';
-import type { Layout, Statement } from './layout.js';
+import { PostgresConnection } from './connection.js';
+import type { Layout } from './layout.js';
 import { nativeLayout } from './native-layout.js';
 import { type PostgresStoreOptions, resolvePostgresOptions } from './options.js';
-import {
-  isRetryable,
-  openOwnedPool,
-  type PgPoolLike,
-  type PgQueryResult,
-  runQuery,
-  toStoreError,
-} from './pool.js';
+import { toStoreError } from './pool.js';
 import { parseTableName } from './table.js';
 import { PostgresUserIndex } from './user-index.js';
 
 export type { PostgresStoreOptions } from './options.js';
 export type { PgPoolClientLike, PgPoolLike, PgQueryConfig, PgQueryResult } from './pool.js';
-
-/** Client-side margin over `statementTimeout`, so the server's own cancel normally comes first. */
-const CLIENT_MARGIN_MS = 500;
 
 /** A PostgreSQL-backed {@link SessionStore}. */
 export class PostgresStore implements SessionStore, UserIndexStore {
@@ -54,22 +44,13 @@ export class PostgresStore implements SessionStore, UserIndexStore {
   readonly ttl: number;
   readonly cleanupInterval: number;
   readonly statementTimeout: number;
-  #pool: PgPoolLike | undefined;
-  #owned: Promise<PgPoolLike & { end(): Promise<void> }> | undefined;
-  #connectionString: string | undefined;
-  #sql: Layout;
-  #createTable: boolean;
-  #tableReady: Promise<void> | undefined;
-  /** True once the table is known to exist: the hot path then skips {@link #ready}. */
-  #tableOk = false;
-  #timeout: number;
+  readonly #db: PostgresConnection;
+  readonly #sql: Layout;
   #batchSize: number;
   #pageSize: number;
   #onError: BackgroundErrorHandler | undefined;
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<number> | undefined;
-  #poolDown = false;
-  #closed = false;
   /** The user index; connect-pg-simple's table has no user column, so none there. */
   readonly #users: PostgresUserIndex | undefined;
   /** Every guarantee; the user index only with the native layout. */
@@ -87,10 +68,15 @@ export class PostgresStore implements SessionStore, UserIndexStore {
       o.layout === 'native'
         ? nativeLayout(table)
         : connectPgSimpleLayout(table, Math.floor(o.ttl * 1000));
-    this.#pool = o.pool;
-    this.#connectionString = o.connectionString;
-    this.#createTable = o.createTable;
-    this.#timeout = o.statementTimeout + CLIENT_MARGIN_MS;
+    const db = new PostgresConnection({
+      pool: o.pool,
+      connectionString: o.connectionString,
+      layout: this.#sql,
+      createTable: o.createTable,
+      statementTimeout: o.statementTimeout,
+      onError: o.onError,
+    });
+    this.#db = db;
     const native = o.layout === 'native';
     this.capabilities = {
       atomicCreate: true,
@@ -102,9 +88,9 @@ export class PostgresStore implements SessionStore, UserIndexStore {
     this.#users = native
       ? new PostgresUserIndex({
           table,
-          query: (stmt, values, write) => this.#query(stmt, values, write),
-          pool: () => this.#ready(),
-          timeoutMs: this.#timeout,
+          query: (stmt, values, write) => db.query(stmt, values, write),
+          pool: () => db.ready(),
+          timeoutMs: db.timeoutMs,
           createTable: o.createTable,
           clamp: (expiresAt, now) => this.#clamp(expiresAt, now),
           lifetimeMs: Math.floor(o.ttl * 1000),
@@ -125,7 +111,7 @@ export class PostgresStore implements SessionStore, UserIndexStore {
   async get(id: string): Promise<SessionRecord | undefined> {
     assertValidSessionId(id);
     const now = Date.now();
-    const result = await this.#query(this.#sql.get, [id, now], false);
+    const result = await this.#db.query(this.#sql.get, [id, now], false);
     const row = result.rows[0];
     return row ? this.#decode(row, now) : undefined;
   }
@@ -136,7 +122,7 @@ export class PostgresStore implements SessionStore, UserIndexStore {
     const createdAt = checkTime(record?.createdAt, 'createdAt');
     const expiresAt = this.#clamp(checkTime(record.expiresAt, 'expiresAt'), now);
     const values = this.#sql.createValues(id, { data: record.data, createdAt, expiresAt }, now);
-    return (await this.#query(this.#sql.create, values, true)).rowCount === 1;
+    return (await this.#db.query(this.#sql.create, values, true)).rowCount === 1;
   }
 
   async update(id: string, changes: SessionChanges, expiresAt: number): Promise<boolean> {
@@ -144,7 +130,7 @@ export class PostgresStore implements SessionStore, UserIndexStore {
     const now = Date.now();
     const e = this.#clamp(checkTime(expiresAt, 'expiresAt'), now);
     const values = this.#sql.updateValues(id, changes, e, now);
-    return (await this.#query(this.#sql.update, values, true)).rowCount === 1;
+    return (await this.#db.query(this.#sql.update, values, true)).rowCount === 1;
   }
 
   /**
@@ -158,16 +144,16 @@ export class PostgresStore implements SessionStore, UserIndexStore {
     const e = this.#clamp(checkTime(expiresAt, 'expiresAt'), now);
     const values = this.#sql.touchValues(id, e, now);
     if (minExtension === undefined || !(minExtension > 0)) {
-      return (await this.#query(this.#sql.touch, values, true)).rowCount === 1;
+      return (await this.#db.query(this.#sql.touch, values, true)).rowCount === 1;
     }
     values.push(Math.floor(minExtension));
-    const { rows } = await this.#query(this.#sql.touchAtLeast, values, true);
+    const { rows } = await this.#db.query(this.#sql.touchAtLeast, values, true);
     return rows[0]?.n === 1;
   }
 
   async destroy(id: string): Promise<void> {
     assertValidSessionId(id);
-    await this.#query(this.#sql.destroy, [id], true);
+    await this.#db.query(this.#sql.destroy, [id], true);
   }
 
   /** Live sessions in id order, one page of `pageSize` rows per query (keyset paging). */
@@ -175,7 +161,7 @@ export class PostgresStore implements SessionStore, UserIndexStore {
     let after = '';
     for (;;) {
       const now = Date.now();
-      const { rows } = await this.#query(this.#sql.page, [after, now, this.#pageSize], false);
+      const { rows } = await this.#db.query(this.#sql.page, [after, now, this.#pageSize], false);
       for (const row of rows) {
         const id = row.id;
         if (typeof id !== 'string') continue;
@@ -191,13 +177,13 @@ export class PostgresStore implements SessionStore, UserIndexStore {
 
   /** The number of live sessions (one `count(*)` over the expiry index). */
   async length(): Promise<number> {
-    const { rows } = await this.#query(this.#sql.count, [Date.now()], false);
+    const { rows } = await this.#db.query(this.#sql.count, [Date.now()], false);
     return Number(rows[0]?.n ?? 0);
   }
 
   /** Deletes every row of this store's table (and nothing else). */
   async clear(): Promise<void> {
-    await this.#query(this.#sql.clear, [], true);
+    await this.#db.query(this.#sql.clear, [], true);
   }
 
   /**
@@ -205,7 +191,7 @@ export class PostgresStore implements SessionStore, UserIndexStore {
    * unless `cleanupInterval` is 0). Sweep errors go to `onError`.
    */
   startCleanup(): void {
-    if (this.#closed) return;
+    if (this.#db.closed) return;
     this.stopCleanup();
     const every = this.cleanupInterval > 0 ? this.cleanupInterval : 600_000;
     this.#timer = setInterval(() => {
@@ -227,14 +213,14 @@ export class PostgresStore implements SessionStore, UserIndexStore {
   cleanup(): Promise<number> {
     if (this.#sweeping) return this.#sweeping;
     const sweeping = (async () => {
-      const pool = await this.#ready();
+      const pool = await this.#db.ready();
       try {
         return await sweepExpired({
           pool,
           layout: this.#sql,
           batchSize: this.#batchSize,
-          timeoutMs: this.#timeout,
-          stopped: () => this.#closed,
+          timeoutMs: this.#db.timeoutMs,
+          stopped: () => this.#db.closed,
         });
       } catch (error) {
         throw toStoreError(error, true, this.table);
@@ -250,14 +236,9 @@ export class PostgresStore implements SessionStore, UserIndexStore {
 
   /** Stops the timer; ends the pool if the store created it. The application's pool stays open. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#db.closed) return;
     this.stopCleanup();
-    await this.#sweeping?.catch(() => undefined);
-    this.#pool = undefined;
-    const owned = this.#owned;
-    this.#owned = undefined;
-    if (owned) await (await owned.catch(() => undefined))?.end();
+    await this.#db.close(this.#sweeping);
   }
 
   async createForUser(
@@ -291,92 +272,6 @@ export class PostgresStore implements SessionStore, UserIndexStore {
     throw new NotSupportedError(
       "the user index needs PostgresStore's own table (layout 'native'): connect-pg-simple's table has no user_id column",
     );
-  }
-
-  /** Runs one statement, retried once on a fresh connection when the link broke. */
-  async #query(stmt: Statement, values: unknown[], write: boolean): Promise<PgQueryResult> {
-    const pool =
-      this.#pool !== undefined && this.#tableOk && !this.#closed ? this.#pool : await this.#ready();
-    const config = { name: stmt.name, text: stmt.text, values };
-    const started = Date.now();
-    try {
-      const result = await runQuery(pool, config, this.#timeout);
-      this.#poolDown = false;
-      return result;
-    } catch (error) {
-      const remaining = this.#timeout - (Date.now() - started);
-      if (!isRetryable(error) || remaining < 50 || this.#closed) {
-        throw toStoreError(error, write, this.table);
-      }
-      try {
-        return await runQuery(pool, config, remaining);
-      } catch (retryError) {
-        throw toStoreError(retryError, write, this.table);
-      }
-    }
-  }
-
-  /** The pool, opened on first use for a `connectionString`, with the table ensured. */
-  async #ready(): Promise<PgPoolLike> {
-    if (this.#closed) throw new StoreClosedError();
-    const pool = this.#pool ?? (await this.#open());
-    if (this.#createTable) {
-      this.#tableReady ??= this.#ensureTable(pool);
-      await this.#tableReady;
-    }
-    this.#tableOk = true;
-    return pool;
-  }
-
-  async #open(): Promise<PgPoolLike> {
-    if (this.#connectionString === undefined) throw new StoreClosedError();
-    if (!this.#owned) {
-      const owned = openOwnedPool(this.#connectionString, this.statementTimeout, (error) => {
-        if (this.#poolDown) return;
-        this.#poolDown = true;
-        reportBackgroundError(this.#onError, error);
-      });
-      this.#owned = owned;
-      owned.catch(() => {
-        if (this.#owned === owned) this.#owned = undefined;
-      });
-    }
-    const pool = await this.#owned;
-    if (this.#closed) throw new StoreClosedError();
-    this.#pool = pool;
-    return pool;
-  }
-
-  /**
-   * Creates the table when it is missing. Checking first means an existing table costs one
-   * catalog lookup and takes no lock; creation runs under a transaction-level advisory lock, so
-   * instances starting together create it once. A failure is retried on the next call.
-   */
-  #ensureTable(pool: PgPoolLike): Promise<void> {
-    const attempt = (async () => {
-      const table = this.#sql.table;
-      try {
-        const found = await runQuery(
-          pool,
-          { text: 'SELECT to_regclass($1) IS NOT NULL AS found', values: [table.sql] },
-          this.#timeout,
-        );
-        if (found.rows[0]?.found === true) return;
-        // One simple-protocol query: its statements run in one implicit transaction, which the
-        // xact lock spans. The text holds only the quoted table name and a numeric key.
-        await runQuery(
-          pool,
-          { text: `SELECT pg_advisory_xact_lock(${table.lockKey});\n${this.#sql.createSql}` },
-          this.#timeout,
-        );
-      } catch (error) {
-        throw toStoreError(error, true, this.table);
-      }
-    })();
-    attempt.catch(() => {
-      if (this.#tableReady === attempt) this.#tableReady = undefined;
-    });
-    return attempt;
   }
 
   #clamp(expiresAt: number, now: number): number {
