@@ -134,18 +134,17 @@ export function boolean(option: string, value: unknown, fallback: boolean): bool
   return value;
 }
 
-/** One of a few literal values. */
-export function oneOf<const T extends readonly unknown[]>(
+/** One of a few strings (at least two: a single choice is a constant, not an option). */
+export function oneOf<const T extends readonly [string, string, ...string[]]>(
   option: string,
   value: unknown,
   fallback: T[number],
   choices: T,
 ): T[number] {
   if (value === undefined) return fallback;
-  if (!choices.includes(value)) {
-    const list = choices.map((c) => (typeof c === 'string' ? `'${c}'` : String(c)));
-    const text = list.length > 1 ? `${list.slice(0, -1).join(', ')} or ${list.at(-1)}` : list[0];
-    refuse(option, text ?? 'one of nothing', value);
+  if (!(choices as readonly unknown[]).includes(value)) {
+    const list = choices.map((c) => `'${c}'`);
+    refuse(option, `${list.slice(0, -1).join(', ')} or ${list.at(-1)}`, value);
   }
   return value as T[number];
 }

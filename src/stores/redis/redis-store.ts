@@ -264,11 +264,18 @@ export class RedisStore implements SessionStore, UserIndexStore {
   }
 
   async #delete(cmd: RedisCommander, key: string): Promise<void> {
+    // Read once: deletes of one batch run concurrently, and those sent before the first refusal
+    // came back must fall back too.
+    const command = this.#unlink ? 'UNLINK' : 'DEL';
     try {
-      await cmd.send(key, [this.#unlink ? 'UNLINK' : 'DEL', key]);
+      await cmd.send(key, [command, key]);
     } catch (error) {
       // Redis < 4 has no UNLINK: fall back to DEL once and for all.
-      if (!this.#unlink || !isReplyError(error, 'ERR') || !/unknown command/i.test(error.message)) {
+      if (
+        command === 'DEL' ||
+        !isReplyError(error, 'ERR') ||
+        !/unknown command/i.test(error.message)
+      ) {
         throw toStoreError(error);
       }
       this.#unlink = false;

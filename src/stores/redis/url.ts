@@ -75,6 +75,15 @@ export async function openUrlClient(
     async close() {
       try {
         if (client.isOpen === false) return;
+        if (client.isReady === false) {
+          // node-redis leaves the socket of an attempt still in flight open when destroyed: let
+          // that attempt end first (it connects or fails within connectTimeout).
+          await new Promise((settle) => {
+            connected.then(settle, settle);
+            client.on('error', settle);
+            setTimeout(settle, commandTimeout).unref();
+          });
+        }
         if (client.isReady === false) client.destroy?.();
         else if (client.close) await client.close();
         else await client.quit?.();
