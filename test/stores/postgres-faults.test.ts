@@ -161,10 +161,17 @@ describe('PostgresStore faults on the shared server', { skip, timeout: 60_000 },
         CLIENT_BOUND,
         'get with no free connection',
       );
+      assertUnavailable(
+        await timed(() => starved.cleanup()),
+        CLIENT_BOUND,
+        'a sweep with no free connection',
+      );
     } finally {
       hog.release();
     }
+    // The connections that came too late went straight back: the pool's one is free again.
     assert.equal(await starved.get(generateSessionId()), undefined);
+    assert.equal(typeof (await starved.cleanup()), 'number');
     await starved.close();
     await tiny.end();
   });

@@ -91,6 +91,17 @@ describe('PostgresStore: edge cases', { skip, timeout: TEST_TIMEOUT }, () => {
       (e: unknown) => e instanceof StoreUnavailableError && /pool is broken/.test(e.message),
     );
     await store.close();
+    // The same for a sweep, which holds its connection for several statements.
+    const sweeper = new PostgresStore({
+      pool: { connect: () => Promise.reject(new Error('pool is broken')) },
+      createTable: false,
+      cleanupInterval: 0,
+    });
+    await assert.rejects(
+      sweeper.cleanup(),
+      (e: unknown) => e instanceof StoreUnavailableError && /pool is broken/.test(e.message),
+    );
+    await sweeper.close();
   });
 
   it('connect-pg-simple rows without a cookie or a creation time, or with a broken one, read safely', async () => {

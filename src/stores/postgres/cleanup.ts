@@ -41,18 +41,14 @@ export async function sweepExpired(options: SweepOptions): Promise<number> {
     try {
       return await deleteBatches(run, layout, batchSize, options.stopped);
     } finally {
+      // On failure, dropping the connection releases the lock on the server.
       await run({
         text: 'SELECT pg_advisory_unlock($1::bigint)',
         values: [layout.table.lockKey],
-      }).catch((error: unknown) => {
-        // Dropping the connection releases the lock on the server.
-        held.broken ??= error instanceof Error ? error : new Error(String(error));
-      });
+      }).catch(held.markBroken);
     }
   } catch (error) {
-    if (isConnectionFailure(error)) {
-      held.broken ??= error instanceof Error ? error : new Error(String(error));
-    }
+    if (isConnectionFailure(error)) held.markBroken();
     throw error;
   } finally {
     held.release();

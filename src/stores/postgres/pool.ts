@@ -175,50 +175,80 @@ function timeoutError(ms: number): StoreUnavailableError {
  * Runs `config` on a connection from `pool` within `timeoutMs` (waiting for a connection
  * included). Rejects with the raw error (for {@link toStoreError}) or `StoreUnavailableError` on
  * timeout. A connection whose link failed or whose query timed out is released as broken.
+ *
+ * This is the path of every request, so it costs one timer for both phases (none from
+ * node-postgres' `query_timeout`) and no listener churn: each connection gets one `error`
+ * listener for its life (see {@link watch}).
  */
-export async function runQuery(
+export function runQuery(
   pool: PgPoolLike,
   config: PgQueryConfig,
   timeoutMs: number,
 ): Promise<PgQueryResult> {
-  const deadline = Date.now() + timeoutMs;
-  const held = hold(await acquire(pool, timeoutMs));
+  return new Promise((resolve, reject) => {
+    let client: PgPoolClientLike | undefined;
+    let done = false;
+    const settle = (error: unknown, result?: PgQueryResult) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (client) {
+        // A timeout leaves the query running: that connection is discarded, never reused.
+        if (result === undefined && isConnectionFailure(error)) broken.add(client);
+        client.release(broken.has(client));
+      }
+      if (result === undefined) reject(error);
+      else resolve(result);
+    };
+    const timer = setTimeout(() => settle(timeoutError(timeoutMs)), timeoutMs);
+    call(() => pool.connect()).then((connected) => {
+      if (done) return connected.release();
+      client = connected;
+      watch(connected);
+      call(() => connected.query(config)).then((result) => settle(undefined, result), settle);
+    }, settle);
+  });
+}
+
+/** `fn()`, with a synchronous throw turned into a rejection. */
+function call<T>(fn: () => Promise<T>): Promise<T> {
   try {
-    const remaining = Math.max(1, deadline - Date.now());
-    return await held.client.query({ ...config, query_timeout: remaining });
+    return fn();
   } catch (error) {
-    if (isConnectionFailure(error)) {
-      held.broken ??= error instanceof Error ? error : new Error(String(error));
-      // node-postgres' own query_timeout fires as a plain "Query read timeout" error.
-      if (/timeout/i.test(held.broken.message)) throw timeoutError(timeoutMs);
-    }
-    throw error;
-  } finally {
-    held.release();
+    return Promise.reject(error);
   }
 }
 
-/** A checked-out client, listened to while held; released as broken if its link failed. */
+/** Connections whose link failed (an `error` event, or a query failing for the link). */
+const broken = new WeakSet<PgPoolClientLike>();
+const watched = new WeakSet<PgPoolClientLike>();
+
+/**
+ * Listens for `error` on a connection, once for its life: node-postgres emits it on a
+ * checked-out client whose link drops (the pool listens only while the client is idle), and
+ * an unheard `error` event would end the process. The error marks the connection broken.
+ */
+function watch(client: PgPoolClientLike): void {
+  if (watched.has(client) || !client.on) return;
+  watched.add(client);
+  client.on('error', () => broken.add(client));
+}
+
+/** A checked-out client held for several statements; released as broken once marked so. */
 export interface Held {
   client: PgPoolClientLike;
-  broken: Error | undefined;
+  /** The link failed (or a statement timed out): the pool must discard this connection. */
+  markBroken(): void;
   release(): void;
 }
 
 export function hold(client: PgPoolClientLike): Held {
-  const held: Held = {
+  watch(client);
+  return {
     client,
-    broken: undefined,
-    release() {
-      client.removeListener?.('error', onError);
-      client.release(held.broken);
-    },
+    markBroken: () => broken.add(client),
+    release: () => client.release(broken.has(client)),
   };
-  const onError = (error: Error) => {
-    held.broken ??= error;
-  };
-  client.on?.('error', onError);
-  return held;
 }
 
 /** `pool.connect()` bounded by `timeoutMs`; a connection that arrives too late goes straight back. */
@@ -229,13 +259,7 @@ export function acquire(pool: PgPoolLike, timeoutMs: number): Promise<PgPoolClie
       late = true;
       reject(timeoutError(timeoutMs));
     }, timeoutMs);
-    let connecting: Promise<PgPoolClientLike>;
-    try {
-      connecting = pool.connect();
-    } catch (error) {
-      connecting = Promise.reject(error);
-    }
-    connecting.then(
+    call(() => pool.connect()).then(
       (client) => {
         clearTimeout(timer);
         if (late) client.release();

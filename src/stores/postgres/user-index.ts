@@ -218,7 +218,7 @@ CREATE TABLE IF NOT EXISTS ${this.#epochs} (user_id text PRIMARY KEY, epoch bigi
       return result;
     } catch (error) {
       if (isConnectionFailure(error)) {
-        held.broken ??= error instanceof Error ? error : new Error(String(error));
+        held.markBroken();
       } else await run({ text: 'ROLLBACK' }).catch(() => {});
       throw toStoreError(error, true, ctx.table.name);
     } finally {
