@@ -343,21 +343,37 @@ function micro(results, p) {
 }
 
 function users(results, p) {
-  const list = results.users;
-  if (!Array.isArray(list) || list.length === 0) return;
-  p(
-    '## Per-user sessions (`bench/users.mjs`)',
-    '',
-    'Sessions bound to users (`regenerate({ user })`), 5 per user; per call, on random users.',
-    '',
-    '| store | sessions | listUserSessions µs | destroyUserSessions µs | login: create → createForUser µs | signed-in request: get + epoch read µs |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
-  );
-  for (const r of list)
+  const all = Array.isArray(results.users) ? results.users : [];
+  const list = all.filter((r) => r.kind !== 'visit');
+  const visits = all.filter((r) => r.kind === 'visit');
+  if (all.length === 0) return;
+  p('## Per-user sessions (`bench/users.mjs`)', '');
+  if (list.length > 0) {
     p(
-      `| ${r.store} | ${int(r.sessions)} | ${fmt(r.listUserSessionsUs, 1)} | ${fmt(r.destroyUserSessionsUs, 1)} | ${fmt(r.createUs, 1)} → ${fmt(r.createForUserUs, 1)} (+${r.loginIndexCostPct} %) | ${fmt(r.getUs, 1)} + ${fmt(r.userEpochUs, 1)} (${r.requestIndexCostPct} % of the read) |`,
+      'Sessions bound to users (`regenerate({ user })`), 5 per user; per call, on random users.',
+      '',
+      '| store | sessions | listUserSessions µs | destroyUserSessions µs | login: create → createForUser µs | signed-in request: get + epoch read µs |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
     );
-  p('');
+    for (const r of list)
+      p(
+        `| ${r.store} | ${int(r.sessions)} | ${fmt(r.listUserSessionsUs, 1)} | ${fmt(r.destroyUserSessionsUs, 1)} | ${fmt(r.createUs, 1)} → ${fmt(r.createForUserUs, 1)} (+${r.loginIndexCostPct} %) | ${fmt(r.getUs, 1)} + ${fmt(r.userEpochUs, 1)} (${r.requestIndexCostPct} % of the read) |`,
+      );
+    p('');
+  }
+  if (visits.length > 0) {
+    p(
+      `What the per-user index costs on the visit counter over HTTP: every session bound to a user (signed in with \`regenerate({ user })\`) against none bound, both in every round (${visits[0].rounds} rounds × ${visits[0].duration} s, interleaved); the cost is 1 − the median same-round throughput ratio.`,
+      '',
+      '| store | unbound req/s | bound req/s | bound / unbound | cost | server CPU µs/req (unbound → bound) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const r of visits)
+      p(
+        `| ${r.store} | ${int(r.unboundRps)} | ${int(r.boundRps)} | ${fmt(r.ratio, 3)} | ${fmt(r.costPct, 1)} % | ${int(r.unboundCpuPerReq)} → ${int(r.boundCpuPerReq)} |`,
+      );
+    p('');
+  }
 }
 
 function profiles(results, p) {

@@ -1,32 +1,63 @@
 #!/usr/bin/env node
-// Micro-benchmark of per-user sessions, self-contained:
+// Per-user sessions, self-contained:
 //
 //   node bench/users.mjs [--sessions 100000] [--per-user 5] [--samples 2000] [--store memory,redis]
-//                        [--json out.json]
+//                        [--visit memory,file,redis,postgres] [--rounds 5] [--duration 2]
+//                        [--json out.json]      (--help prints this)
 //
-// Fills a store with `sessions` sessions bound to `sessions / per-user` users, then measures:
+// Store calls (in this process): fills a store with `sessions` sessions bound to
+// `sessions / per-user` users, then measures:
 // - listUserSessions(user) and destroyUserSessions(user) through a SessionManager, per call, on
 //   random users (the cost must follow the user's sessions, not the store's);
 // - what the index adds to a login: store.createForUser (insert + index) against store.create;
 // - what it adds to a request of a signed-in user: the epoch read (store.userEpoch) beside the
 //   session read (store.get) that every request makes.
+// The visit counter over real HTTP (`--visit`, '' for none): for each store, a server process
+// (this file with `--serve <store> <bound|unbound>`) and bench/load.mjs's visit workload, with
+// the sessions bound to users (`regenerate({ user })` on the first visit, one user per session)
+// or not; both modes every round, interleaved, their order alternating. Reported: the median of
+// same-round throughput ratios (bound / unbound) and server CPU µs per request of each mode.
 // Requires the built package (`npx tshy`); RedisStore runs when REDIS_URL (default
-// redis://127.0.0.1:6379) answers, under a random prefix that is deleted afterwards.
+// redis://127.0.0.1:6379) answers, under a random prefix that is deleted afterwards; PostgreSQL
+// from BENCH_DATABASE_URL / DATABASE_URL (default the local `test` database), in a table that is
+// dropped afterwards.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import {
+  connectRedis,
+  deleteRedisPrefix,
+  MAX_AGE,
+  median,
+  pgPool,
+  randomPrefixRoot,
+  SECRET,
+} from './lib/common.mjs';
+import { killAll, lastJson, runNode, track, waitExit } from './lib/procs.mjs';
 
 const require = createRequire(import.meta.url);
 const { SessionManager, MemoryStore, RedisStore, generateSessionId } = require('session-store-js');
 
-const { values: args } = parseArgs({
+const here = dirname(fileURLToPath(import.meta.url));
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
     sessions: { type: 'string', default: '100000' },
     'per-user': { type: 'string', default: '5' },
     samples: { type: 'string', default: '2000' },
     store: { type: 'string', default: 'memory,redis' },
+    visit: { type: 'string', default: 'memory,file,redis,postgres' },
+    rounds: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '2' },
+    serve: { type: 'string' },
     json: { type: 'string' },
+    help: { type: 'boolean', default: false },
   },
 });
 const SESSIONS = Number(args.sessions);
@@ -118,30 +149,264 @@ async function redisStore() {
   };
 }
 
-const results = [];
-for (const name of args.store.split(',')) {
-  if (name === 'memory') {
-    const store = new MemoryStore({ maxSessions: SESSIONS * 2 + 10 * SAMPLES });
-    results.push(await benchStore('MemoryStore', store));
-    await store.close();
-  } else if (name === 'redis') {
-    const opened = await redisStore();
-    if (!opened) continue;
-    try {
-      results.push(await benchStore('RedisStore', opened.store));
-    } finally {
-      await opened.done();
+/** The store-call figures of every store in `--store`. */
+async function micro() {
+  const results = [];
+  for (const name of args.store.split(',').filter(Boolean)) {
+    if (name === 'memory') {
+      const store = new MemoryStore({ maxSessions: SESSIONS * 2 + 10 * SAMPLES });
+      results.push(await benchStore('MemoryStore', store));
+      await store.close();
+    } else if (name === 'redis') {
+      const opened = await redisStore();
+      if (!opened) continue;
+      try {
+        results.push(await benchStore('RedisStore', opened.store));
+      } finally {
+        await opened.done();
+      }
     }
+  }
+  for (const r of results) {
+    console.log(
+      `${r.store} (${r.sessions} sessions, ${r.users} users × ${r.perUser}): ` +
+        `listUserSessions ${r.listUserSessionsUs.toFixed(1)} µs, ` +
+        `destroyUserSessions ${r.destroyUserSessionsUs.toFixed(1)} µs, ` +
+        `login create ${r.createUs.toFixed(1)} → createForUser ${r.createForUserUs.toFixed(1)} µs (+${r.loginIndexCostPct} %), ` +
+        `request: get ${r.getUs.toFixed(1)} µs + epoch ${r.userEpochUs.toFixed(1)} µs (${r.requestIndexCostPct} % of the read)`,
+    );
+  }
+  return results;
+}
+
+// ------------------------------------------------ the visit counter over HTTP, bound vs unbound
+
+const VISIT_STORES = {
+  memory: 'MemoryStore',
+  file: 'FileStore',
+  redis: 'RedisStore',
+  postgres: 'PostgresStore',
+};
+
+/**
+ * The server process of one measured run (`--serve <store> bound|unbound`): the routes and
+ * stats of bench/server.mjs's visit counter that bench/load.mjs uses. In bound mode the first
+ * visit signs in (`regenerate({ user })`, a new user each time) before it counts, so every
+ * session of the timed run is bound to a user; in unbound mode the first write creates it.
+ */
+async function serve(kind, bound) {
+  const express = require('express');
+  const env = process.env;
+  const closers = [];
+  let storeOptions;
+  if (kind === 'memory') storeOptions = {};
+  else if (kind === 'file') storeOptions = { path: join(env.BENCH_TMP, 'sessions') };
+  else if (kind === 'redis') {
+    const client = await connectRedis();
+    closers.push(() => client.quit());
+    storeOptions = { client, prefix: env.BENCH_PREFIX };
+  } else if (kind === 'postgres') {
+    const pool = await pgPool();
+    closers.push(() => pool.end());
+    storeOptions = { pool, table: env.BENCH_PG_TABLE, cleanupInterval: 0 };
+  } else throw new Error(`unknown store ${kind}`);
+  const sm = new SessionManager({
+    storeType: kind,
+    storeOptions,
+    secret: SECRET,
+    cookieName: 'sid',
+    maxAge: MAX_AGE,
+  });
+  closers.unshift(() => sm.close());
+  const counters = { visit: 0, new: 0, key: 0, requests: 0 };
+  let inflight = 0;
+  let users = 0;
+  const app = express();
+  app.set('etag', false);
+  app.use((_req, _res, next) => {
+    counters.requests++;
+    next();
+  });
+  app.get('/__stats', (_req, res) => {
+    const cpu = process.cpuUsage();
+    const mem = process.memoryUsage();
+    res.json({ counters, inflight, cpuMicros: cpu.user + cpu.system, rss: mem.rss, maxRss: 0 });
+  });
+  app.use(sm.middleware());
+  app.get('/visit', async (req, res, next) => {
+    inflight++;
+    try {
+      const visits = await sm.get(req, 'visits');
+      if (visits === undefined && bound) await sm.regenerate(req, { user: `user${users++}` });
+      await sm.set(req, 'visits', (visits ?? 0) + 1);
+      counters.visit++;
+      res.send(String((visits ?? 0) + 1));
+    } catch (error) {
+      next(error);
+    } finally {
+      inflight--;
+    }
+  });
+  app.get('/__read', async (req, res) => {
+    res.json({ visits: (await sm.get(req, 'visits')) ?? null, user: sm.userId(req) ?? null });
+  });
+  const server = app.listen(0, '127.0.0.1', () => {
+    process.stdout.write(`READY ${server.address().port}\n`);
+  });
+  server.keepAliveTimeout = 60_000;
+  const stop = async () => {
+    server.closeAllConnections?.();
+    server.close();
+    for (const close of closers) await close().catch(() => {});
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.stdin.on('end', stop).resume();
+}
+
+/** One measured run: a server for `kind` in `mode`, the load generator's visit workload. */
+async function visitRun(kind, mode, ctx) {
+  const id = `${kind}-${mode}-${++ctx.runs}`;
+  const dir = join(ctx.tmp, id);
+  const table = `users_bench_${randomBytes(5).toString('hex')}`;
+  const prefix = `${ctx.prefixRoot}${id}:`;
+  const child = track(
+    spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', kind, mode], {
+      env: {
+        ...process.env,
+        BENCH_TMP: dir,
+        BENCH_PG_TABLE: table,
+        BENCH_PREFIX: prefix,
+        NODE_ENV: 'production',
+      },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }),
+  );
+  try {
+    const port = await new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d) => {
+        out += d;
+        const match = /READY (\d+)/.exec(out);
+        if (match) resolve(Number(match[1]));
+      });
+      child.once('exit', (code) => reject(new Error(`${id}: server exited (${code})`)));
+    });
+    const config = { port, workload: 'visit', duration: ctx.duration };
+    const { code, stdout } = await runNode([join(here, 'load.mjs'), JSON.stringify(config)], {
+      timeoutMs: (ctx.duration + 120) * 1000,
+    });
+    if (code !== 0) throw new Error(`${id}: load generator exited ${code}`);
+    return lastJson(stdout);
+  } finally {
+    child.kill('SIGTERM');
+    await waitExit(child, 10_000);
+    rmSync(dir, { recursive: true, force: true });
+    if (kind === 'postgres')
+      await ctx.pg?.query(`DROP TABLE IF EXISTS "${table}", "${table}_user_epochs"`);
+    if (kind === 'redis') await deleteRedisPrefix(ctx.redis, prefix);
   }
 }
 
-for (const r of results) {
-  console.log(
-    `${r.store} (${r.sessions} sessions, ${r.users} users × ${r.perUser}): ` +
-      `listUserSessions ${r.listUserSessionsUs.toFixed(1)} µs, ` +
-      `destroyUserSessions ${r.destroyUserSessionsUs.toFixed(1)} µs, ` +
-      `login create ${r.createUs.toFixed(1)} → createForUser ${r.createForUserUs.toFixed(1)} µs (+${r.loginIndexCostPct} %), ` +
-      `request: get ${r.getUs.toFixed(1)} µs + epoch ${r.userEpochUs.toFixed(1)} µs (${r.requestIndexCostPct} % of the read)`,
-  );
+/** Bound against unbound sessions on the visit counter, for every store in `--visit`. */
+async function visits() {
+  const kinds = args.visit.split(',').filter((k) => Object.hasOwn(VISIT_STORES, k));
+  if (kinds.length === 0) return [];
+  const ctx = {
+    runs: 0,
+    duration: Number(args.duration),
+    tmp: mkdtempSync(join(tmpdir(), 'ssjs-users-')),
+    prefixRoot: randomPrefixRoot(),
+    redis: undefined,
+    pg: undefined,
+  };
+  const available = [];
+  for (const kind of kinds) {
+    try {
+      if (kind === 'redis') ctx.redis ??= await connectRedis();
+      if (kind === 'postgres') {
+        ctx.pg ??= await pgPool(2);
+        await ctx.pg.query('SELECT 1');
+      }
+      available.push(kind);
+    } catch (error) {
+      process.stderr.write(`${VISIT_STORES[kind]} skipped: ${error.message}\n`);
+    }
+  }
+  const runs = Object.fromEntries(available.map((k) => [k, []]));
+  try {
+    for (let round = 1; round <= Number(args.rounds); round++) {
+      for (const kind of available) {
+        const modes = round % 2 ? ['unbound', 'bound'] : ['bound', 'unbound'];
+        const pair = { round };
+        for (const mode of modes) {
+          try {
+            pair[mode] = await visitRun(kind, mode, ctx);
+          } catch (error) {
+            pair[mode] = { error: error.message };
+          }
+        }
+        runs[kind].push(pair);
+        const { bound: b, unbound: u } = pair;
+        process.stderr.write(
+          `round ${round} ${VISIT_STORES[kind]}: unbound ${u.rps?.toFixed(0)} req/s ${u.cpuPerReq?.toFixed(0)} µs, bound ${b.rps?.toFixed(0)} req/s ${b.cpuPerReq?.toFixed(0)} µs${b.error || u.error ? ` (${b.error ?? u.error})` : ''}\n`,
+        );
+      }
+    }
+  } finally {
+    await ctx.redis?.quit().catch(() => {});
+    await ctx.pg?.end().catch(() => {});
+    rmSync(ctx.tmp, { recursive: true, force: true });
+  }
+  return available.map((kind) => {
+    const pairs = runs[kind];
+    const ratio = median(pairs.map((p) => p.bound?.rps / p.unbound?.rps));
+    const result = {
+      kind: 'visit',
+      store: VISIT_STORES[kind],
+      rounds: pairs.filter((p) => p.bound?.rps && p.unbound?.rps).length,
+      duration: ctx.duration,
+      boundRps: median(pairs.map((p) => p.bound?.rps)),
+      unboundRps: median(pairs.map((p) => p.unbound?.rps)),
+      ratio,
+      costPct: ratio === undefined ? undefined : (1 - ratio) * 100,
+      boundCpuPerReq: median(pairs.map((p) => p.bound?.cpuPerReq)),
+      unboundCpuPerReq: median(pairs.map((p) => p.unbound?.cpuPerReq)),
+      deficits: pairs.flatMap((p) => [p.bound?.deficit, p.unbound?.deficit]),
+      pairs,
+    };
+    console.log(
+      `${result.store} visit counter, bound to users vs not (${result.rounds} rounds × ${ctx.duration} s): ` +
+        `${result.unboundRps?.toFixed(0)} → ${result.boundRps?.toFixed(0)} req/s (ratio ${ratio?.toFixed(3)}, cost ${result.costPct?.toFixed(1)} %), ` +
+        `server CPU ${result.unboundCpuPerReq?.toFixed(0)} → ${result.boundCpuPerReq?.toFixed(0)} µs/req`,
+    );
+    return result;
+  });
 }
-if (args.json) await writeFile(args.json, `${JSON.stringify(results, null, 2)}\n`);
+
+async function main() {
+  const results = [...(await micro()), ...(await visits())];
+  if (args.json) await writeFile(args.json, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+if (args.help) {
+  const text = (await import('node:fs')).readFileSync(fileURLToPath(import.meta.url), 'utf8');
+  const comments = text.split('\n').slice(1);
+  process.stdout.write(
+    `${comments
+      .slice(
+        0,
+        comments.findIndex((l) => !l.startsWith('//')),
+      )
+      .map((l) => l.replace(/^\/\/ ?/, ''))
+      .join('\n')}\n`,
+  );
+} else if (args.serve) {
+  await serve(args.serve, positionals[0] === 'bound');
+} else {
+  try {
+    await main();
+  } finally {
+    killAll();
+  }
+}

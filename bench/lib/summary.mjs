@@ -100,6 +100,15 @@ export function checkTargets(results) {
       met: lost.length > 0 && lost.every((v) => v === 0),
     });
   }
+  for (const r of Array.isArray(results.users) ? results.users : []) {
+    if (r.kind !== 'visit') continue;
+    out.push({
+      group: 'users',
+      target: `${r.store}: the per-user index costs < 5 % on the visit counter`,
+      measured: `${r.costPct === undefined ? '–' : `${r.costPct.toFixed(1)} %`} (${r.rounds} rounds)`,
+      met: r.costPct === undefined ? undefined : r.costPct < 5,
+    });
+  }
   out.push(...(results.scale?.targets ?? []));
   return out;
 }
