@@ -7,6 +7,13 @@ export type { MigrateFromOptions } from '../legacy-import.js';
 export type { LegacyCookieOptions } from '../legacy-session.js';
 export { Cookie, type CookieData, type CookieJson } from './cookie-object.js';
 export { type SessionFunction, session } from './drop-in.js';
+export type {
+  ExpressCookieJson,
+  ExpressSessionData,
+  ExpressSessionStore,
+  StoreCallback,
+  ToExpressStoreOptions,
+} from './express-store-types.js';
 export {
   EXPRESS_STORE_CAPABILITIES,
   ExpressStoreAdapter,
@@ -29,11 +36,4 @@ export {
   type SessionOptions,
 } from './session-options.js';
 export { Store } from './store-base.js';
-export {
-  type ExpressCookieJson,
-  type ExpressSessionData,
-  type ExpressSessionStore,
-  type StoreCallback,
-  type ToExpressStoreOptions,
-  toExpressStore,
-} from './to-express-store.js';
+export { toExpressStore } from './to-express-store.js';

@@ -3,7 +3,8 @@ import { InvalidOptionError } from '../errors.js';
 import { generateSessionId } from '../id.js';
 import { Signer } from '../signer.js';
 import { Cookie, serializeCookie } from './cookie-object.js';
-import { storeIdOf } from './id-map.js';
+import { createSession, isExpired, type LiveSession } from './load-session.js';
+import { appendSetCookie, beforeHeaders, holdEnd } from './response-hooks.js';
 import { Session, type SessionCallback, type SessionOwner } from './session-object.js';
 import {
   type DropInRequest,
@@ -13,7 +14,6 @@ import {
   resolveSessionOptions,
   type SessionOptions,
 } from './session-options.js';
-import { attachSnapshot, entriesOf, snapshotOf } from './snapshot.js';
 
 /**
  * The drop-in `session(options)`: express-session's middleware, option for option and call for
@@ -50,8 +50,6 @@ function fingerprint(sess: object): string {
     return this === sess && key === 'cookie' ? undefined : value;
   });
 }
-
-type LiveSession = Session & { cookie: Cookie };
 
 /** Creates the middleware. */
 export function session(options?: SessionOptions): SessionHandler {
@@ -230,122 +228,4 @@ export function session(options?: SessionOptions): SessionHandler {
       next();
     });
   };
-}
-
-/**
- * A stored session whose cookie says it has expired. express-session trusts the store here; a
- * store that keeps expired sessions (or one whose clock differs) would let them live on.
- */
-function isExpired(stored: object): boolean {
-  const expires = (stored as { cookie?: { expires?: unknown } }).cookie?.expires;
-  if (expires === null || expires === undefined) return false;
-  const time = expires instanceof Date ? expires.valueOf() : Date.parse(String(expires));
-  return Number.isFinite(time) && time <= Date.now();
-}
-
-/**
- * `req.session` from stored data, as express-session's `Store#createSession` builds it, plus
- * the snapshot a session-store-js store diffs against on `set` (other stores never see it).
- */
-function createSession(
-  req: DropInRequest & SessionOwner,
-  stored: Record<string, unknown>,
-): LiveSession {
-  const sid = req.sessionID!;
-  const snapshot = snapshotOf(entriesOf(stored, storeIdOf(sid).mapped ? sid : undefined));
-  const raw = stored.cookie as Record<string, unknown> | undefined;
-  if (raw === null || typeof raw !== 'object') {
-    throw new TypeError('the stored session has no cookie');
-  }
-  const expires = raw.expires;
-  const originalMaxAge = raw.originalMaxAge as number | null;
-  const cookie = new Cookie(raw);
-  if (typeof expires === 'string') cookie.expires = new Date(expires);
-  cookie.originalMaxAge = originalMaxAge;
-  const sess = new Session(req, { ...stored, cookie }) as LiveSession;
-  req.session = sess;
-  attachSnapshot(sess, snapshot);
-  return sess;
-}
-
-/** Runs `listener` once, just before the response headers are written. */
-function beforeHeaders(res: ServerResponse, listener: () => void): void {
-  const writeHead = res.writeHead;
-  let fired = false;
-  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    if (!fired) {
-      fired = true;
-      // A status given to writeHead must be in place before the listener looks at the response.
-      if (typeof args[0] === 'number') this.statusCode = args[0];
-      listener();
-    }
-    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-  } as ServerResponse['writeHead'];
-}
-
-/** Adds a `Set-Cookie` line, keeping the ones already set (express-session appends too). */
-function appendSetCookie(res: ServerResponse, value: string): void {
-  const previous = res.getHeader('Set-Cookie');
-  const list =
-    previous === undefined ? [] : Array.isArray(previous) ? previous : [String(previous)];
-  res.setHeader('Set-Cookie', [...list, value]);
-}
-
-/**
- * Wraps `res.end` as express-session does: `commit(finish)` decides whether a store call must
- * complete before the response does (returns true, and calls `finish` when it has). Meanwhile
- * the headers and all but the last byte of a response with a `Content-Length` are written, so
- * the client can't see the response complete before the session is stored.
- */
-function holdEnd(res: ServerResponse, commit: (finish: () => void) => boolean): void {
-  const end = res.end as (...args: unknown[]) => ServerResponse;
-  const write = res.write as (...args: unknown[]) => boolean;
-  let ended = false;
-  res.end = function (
-    this: ServerResponse,
-    chunk?: unknown,
-    encoding?: unknown,
-    callback?: unknown,
-  ) {
-    if (ended) return this;
-    ended = true;
-    if (typeof chunk === 'function') {
-      callback = chunk;
-      chunk = undefined;
-    } else if (typeof encoding === 'function') {
-      callback = encoding;
-      encoding = undefined;
-    }
-    const tail: unknown[] = [];
-    let held = true;
-    let rest: unknown[] | undefined;
-    const finish = () => {
-      held = false;
-      if (rest) end.apply(res, rest);
-    };
-    const holding = commit(finish);
-    if (!holding) return end.call(res, chunk, encoding, callback);
-    if (!res.headersSent) res.writeHead(res.statusCode);
-    if (chunk !== undefined && chunk !== null) {
-      const length = Number(res.getHeader('Content-Length'));
-      let body = chunk;
-      if (!Number.isNaN(length) && length > 0) {
-        const bytes = Buffer.isBuffer(body)
-          ? body
-          : Buffer.from(body as string, (encoding as BufferEncoding | undefined) ?? 'utf8');
-        if (bytes.length > 0) {
-          write.call(res, bytes.subarray(0, bytes.length - 1));
-          body = bytes.subarray(bytes.length - 1);
-          tail.push(body);
-        } else {
-          write.call(res, bytes);
-        }
-      } else {
-        write.call(res, body, encoding);
-      }
-    }
-    rest = [...tail, callback].filter((a) => a !== undefined);
-    if (!held) end.apply(res, rest);
-    return this;
-  } as ServerResponse['end'];
 }

@@ -6,9 +6,10 @@ import { isSessionStore } from '../stores/create-store.js';
 import { MemoryStore as OurMemoryStore } from '../stores/memory/memory-store.js';
 import type { SessionStore } from '../types.js';
 import type { CookieData } from './cookie-object.js';
+import type { ExpressSessionStore } from './express-store-types.js';
 import type { SessionStoreLike } from './session-object.js';
 import { Store } from './store-base.js';
-import { adapterClass, type ExpressSessionStore } from './to-express-store.js';
+import { adapterClass } from './to-express-store.js';
 
 /**
  * The drop-in's options, resolved once as express-session resolves them, and the per-request

@@ -1,93 +1,70 @@
-import { EXPRESS_KEY } from '../data.js';
+import { assertJsonValue, assertValidKey, EXPRESS_KEY } from '../data.js';
+import { InvalidSessionDataError } from '../errors.js';
 import type { JsonValue } from '../types.js';
+import { type ExpressEntry, storedCookie } from './record-mapping.js';
 
 /**
- * How an express-session session maps onto a session-store-js record, and the per-load
- * snapshot that turns express-session's whole-object `set` into a key-level update.
+ * The per-load snapshot that turns express-session's whole-object `set` into a key-level
+ * update: what each record entry looked like when the session was read, and the diff against it.
  *
- * A record holds the session's data keys as they are, plus one reserved key holding
- * express-session's cookie without `expires` (the record's own expiry is the truth, so
- * `expires` is recomputed from it on every read) and, for an id outside the strict id pattern,
- * the original id.
+ * A snapshot keeps a primitive value as it is (compared with `===`, no serialization) and an
+ * object value as its JSON text, so the common session of numbers and strings is diffed without
+ * a `JSON.stringify` per key, and never with a round trip of the whole session.
  */
 
 /**
- * Where a loaded session keeps what it looked like when it was read: key → JSON text. A
- * registered symbol, so the ESM and the CommonJS build of this package (both may be loaded in
- * one app) see the same property. Non-enumerable: no store and no JSON ever sees it.
+ * Where a loaded session keeps what it looked like when it was read. A registered symbol, so
+ * the ESM and the CommonJS build of this package (both may be loaded in one app) see the same
+ * property. Non-enumerable: no store and no JSON ever sees it.
  */
 export const SNAPSHOT: unique symbol = Symbol.for('session-store-js.express-session.snapshot');
 
-/** Key → JSON text of each entry of a record, as it was loaded or last written. */
-export type Snapshot = ReadonlyMap<string, string>;
-
-/** express-session's cookie as stored: its attributes; `expires: null` marks a browser-session cookie. */
-export interface StoredCookie {
-  originalMaxAge?: number | null;
-  partitioned?: boolean;
-  priority?: string;
-  secure?: boolean;
-  httpOnly?: boolean;
-  domain?: string;
-  path?: string;
-  sameSite?: boolean | string;
-  expires?: null;
+/** The JSON text of an object value (a class, so it can't be mistaken for a string value). */
+class JsonText {
+  constructor(readonly text: string) {}
 }
 
-/** The reserved entry of a record written through the adapter. */
-export interface ExpressEntry {
-  cookie: StoredCookie;
-  /** The session id express-session knows, when it is not the store's id. */
-  id?: string;
+/** One entry as loaded: a JSON primitive as it is, an object as its JSON text. */
+type Entry = string | number | boolean | null | JsonText;
+
+/** Key → entry of a record, as it was loaded or last written. */
+export type Snapshot = ReadonlyMap<string, Entry>;
+
+/** Values are already JSON here; the stores enforce their own size limits. */
+const NO_SIZE_LIMIT = Number.MAX_SAFE_INTEGER;
+
+function isPlainPrimitive(value: unknown): value is string | boolean | number | null {
+  const type = typeof value;
+  return (
+    value === null ||
+    type === 'string' ||
+    type === 'boolean' ||
+    (type === 'number' && Number.isFinite(value))
+  );
 }
 
-/** Attribute order of the stored cookie: fixed, so equal cookies are equal JSON. */
-const COOKIE_KEYS = [
-  'originalMaxAge',
-  'partitioned',
-  'priority',
-  'secure',
-  'httpOnly',
-  'domain',
-  'path',
-  'sameSite',
-] as const;
+/** The entry of a value that is already JSON (read from a store). */
+function entryOfJson(value: unknown): Entry {
+  return isPlainPrimitive(value) ? value : new JsonText(JSON.stringify(value));
+}
 
-/** The stored form of a cookie as JSON gives it (`expires` an ISO string, `null` or absent). */
-export function storedCookie(cookie: unknown): StoredCookie {
-  const out: Record<string, unknown> = {};
-  if (cookie === null || typeof cookie !== 'object') return out;
-  const source = cookie as Record<string, unknown>;
-  for (const key of COOKIE_KEYS) {
-    const value = source[key];
-    if (value !== undefined) out[key] = value;
-  }
-  if (source.expires === null || source.expires === undefined) out.expires = null;
-  return out;
+/** The reserved entry's JSON for a cookie as JSON gives it, and the original id when mapped. */
+function expressText(cookieJson: unknown, originalId: string | undefined): JsonText {
+  const express: ExpressEntry = { cookie: storedCookie(cookieJson) };
+  if (originalId !== undefined) express.id = originalId;
+  return new JsonText(JSON.stringify(express));
 }
 
 /**
- * The record entries of a session given as JSON (`JSON.parse(JSON.stringify(session))`): its data
- * keys, and the reserved entry built from its `cookie` and, when given, the original id.
+ * The snapshot of a session as a store gave it (JSON: data keys plus `cookie`), with the
+ * original id for an id the store keeps under another name.
  */
-export function entriesOf(
-  json: Record<string, unknown>,
-  originalId?: string,
-): Map<string, unknown> {
-  const entries = new Map<string, unknown>();
-  for (const key of Object.keys(json)) {
-    if (key !== 'cookie') entries.set(key, json[key]);
+export function snapshotOfStored(stored: Record<string, unknown>, originalId?: string): Snapshot {
+  const snapshot = new Map<string, Entry>();
+  for (const key of Object.keys(stored)) {
+    if (key !== 'cookie') snapshot.set(key, entryOfJson(stored[key]));
   }
-  const express: ExpressEntry = { cookie: storedCookie(json.cookie) };
-  if (originalId !== undefined) express.id = originalId;
-  entries.set(EXPRESS_KEY, express);
-  return entries;
-}
-
-/** Key → JSON text of `entries`. */
-export function snapshotOf(entries: ReadonlyMap<string, unknown>): Snapshot {
-  const snapshot = new Map<string, string>();
-  for (const [key, value] of entries) snapshot.set(key, JSON.stringify(value));
+  snapshot.set(EXPRESS_KEY, expressText(stored.cookie, originalId));
   return snapshot;
 }
 
@@ -106,26 +83,102 @@ export function snapshotFrom(session: object): Snapshot | undefined {
   return (session as { [SNAPSHOT]?: Snapshot })[SNAPSHOT];
 }
 
-/** The changes that turn `before` into `entries`: keys whose JSON differs, and keys gone. */
-export function diff(
-  before: Snapshot,
-  entries: ReadonlyMap<string, unknown>,
-  after: Snapshot,
-): { set: Record<string, JsonValue>; unset: string[]; changed: boolean } {
+/** A session read against its snapshot: what to write, and the snapshot after writing it. */
+export interface SessionChangeSet {
+  /** Changed (or, without a snapshot, all) keys with their JSON values, the reserved entry included. */
+  set: Record<string, JsonValue>;
+  /** Keys of the snapshot the session no longer has. */
+  unset: string[];
+  changed: boolean;
+  /** The session's `cookie` as JSON gives it (`expires` an ISO string or `null`). */
+  cookie: Record<string, unknown> | undefined;
+  after: Snapshot;
+}
+
+/**
+ * Reads `session` (a `Session`, as express-session or the drop-in built it) the way
+ * `JSON.parse(JSON.stringify(session))` would, key by key: only keys whose JSON differs from
+ * `before` are serialized into `set` and checked; without `before`, every key is. Refuses what
+ * JSON can't hold with an `InvalidSessionDataError`, as a whole-session round trip would.
+ */
+export function readChanges(
+  session: object,
+  before: Snapshot | undefined,
+  originalId: string | undefined,
+): SessionChangeSet {
+  const source = session as Record<string, unknown>;
   const set: Record<string, JsonValue> = Object.create(null);
-  const unset: string[] = [];
+  const after = new Map<string, Entry>();
   let changed = false;
-  for (const [key, text] of after) {
-    if (before.get(key) !== text) {
-      set[key] = entries.get(key) as JsonValue;
+  let cookie: Record<string, unknown> | undefined;
+  for (const key of Object.keys(source)) {
+    const value = source[key];
+    if (key === 'cookie') {
+      cookie = roundTrip(value) as Record<string, unknown> | undefined;
+      continue;
+    }
+    const old = before?.get(key);
+    if (isPlainPrimitive(value)) {
+      after.set(key, value);
+      if (old === value) continue;
+      assertValidKey(key);
+      set[key] = value;
       changed = true;
+      continue;
+    }
+    const text = serialize(value);
+    // `undefined`, functions and symbols have no JSON: the key is absent, as in the JSON of the whole.
+    if (text === undefined) continue;
+    if (old instanceof JsonText && old.text === text) {
+      after.set(key, old);
+      continue;
+    }
+    const json = JSON.parse(text) as JsonValue;
+    // A value whose JSON is a primitive (a Date, NaN) compares as that primitive.
+    if (old !== undefined && old === json) {
+      after.set(key, old);
+      continue;
+    }
+    assertValidKey(key);
+    assertJsonValue(json, NO_SIZE_LIMIT);
+    after.set(key, entryOfJson(json));
+    set[key] = json;
+    changed = true;
+  }
+  const express = expressText(cookie, originalId);
+  const old = before?.get(EXPRESS_KEY);
+  if (old instanceof JsonText && old.text === express.text) {
+    after.set(EXPRESS_KEY, old);
+  } else {
+    after.set(EXPRESS_KEY, express);
+    set[EXPRESS_KEY] = JSON.parse(express.text) as JsonValue;
+    changed = true;
+  }
+  const unset: string[] = [];
+  if (before !== undefined) {
+    for (const key of before.keys()) {
+      if (!after.has(key)) {
+        unset.push(key);
+        changed = true;
+      }
     }
   }
-  for (const key of before.keys()) {
-    if (!after.has(key)) {
-      unset.push(key);
-      changed = true;
-    }
+  return { set, unset, changed, cookie, after };
+}
+
+/** `JSON.stringify(value)`, refusing what JSON can't hold with a typed error. */
+function serialize(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    throw new InvalidSessionDataError(
+      `session must be JSON-serializable (${error instanceof Error ? error.message : String(error)})`,
+    );
   }
-  return { set, unset, changed };
+}
+
+/** `value` as JSON gives it back (`undefined` when it has no JSON). */
+function roundTrip(value: unknown): unknown {
+  const text = serialize(value);
+  return text === undefined ? undefined : JSON.parse(text);
 }

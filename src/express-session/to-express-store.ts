@@ -1,30 +1,19 @@
-import { assertJsonValue, assertValidKey, EXPRESS_KEY } from '../data.js';
-import {
-  InvalidOptionError,
-  InvalidSessionDataError,
-  SessionCollisionError,
-  SessionDestroyedError,
-  SessionError,
-  StoreUnavailableError,
-} from '../errors.js';
+import { EXPRESS_KEY } from '../data.js';
+import { InvalidOptionError, SessionCollisionError, SessionDestroyedError } from '../errors.js';
 import { isSessionStore } from '../stores/create-store.js';
-import {
-  type JsonValue,
-  type SessionRecord,
-  type SessionStore,
-  USER_BINDING_KEY,
-} from '../types.js';
+import { type SessionRecord, type SessionStore, USER_BINDING_KEY } from '../types.js';
+import { settle } from './callback-bridge.js';
+import type {
+  ExpressCookieJson,
+  ExpressSessionData,
+  ExpressSessionStore,
+  StoreCallback,
+  ToExpressStoreOptions,
+} from './express-store-types.js';
 import { storeIdOf } from './id-map.js';
 import { requireFromHere } from './optional-require.js';
-import {
-  attachSnapshot,
-  diff,
-  type ExpressEntry,
-  entriesOf,
-  type Snapshot,
-  snapshotFrom,
-  snapshotOf,
-} from './snapshot.js';
+import { dataOf, type ExpressEntry, entriesOf, expressEntry, toJson } from './record-mapping.js';
+import { attachSnapshot, readChanges, snapshotFrom, snapshotOfStored } from './snapshot.js';
 import { Store } from './store-base.js';
 
 /**
@@ -35,69 +24,6 @@ import { Store } from './store-base.js';
  * that changed, and a `set` for a session destroyed meanwhile never brings it back.
  */
 
-/** Options of {@link toExpressStore}. */
-export interface ToExpressStoreOptions {
-  /**
-   * Lifetime in ms given to a session whose cookie has no `expires` (a browser-session cookie:
-   * express-session's default), and the `originalMaxAge` of a session written by the manager.
-   * The store's own bound (`maxAge`, `ttl`) still applies on top of it.
-   * @default 86_400_000 (one day)
-   */
-  maxAge?: number;
-  /**
-   * What a `set` or `touch` does when the session was destroyed or expired meanwhile (a logout
-   * in another request). Nothing is written either way. `'ignore'` calls back without an error,
-   * so the request in flight completes normally; `'error'` calls back a
-   * `SessionDestroyedError` (express-session then passes it to `next`).
-   * @default 'ignore'
-   */
-  onLostSession?: 'ignore' | 'error';
-}
-
-/** A callback of express-session's store interface. */
-export type StoreCallback<T = void> = (error?: unknown, value?: T) => void;
-
-/** express-session's cookie as stores hand it back (JSON: `expires` an ISO string or `null`). */
-export interface ExpressCookieJson {
-  originalMaxAge: number | null;
-  /**
-   * An ISO date, or `null` for a browser-session cookie. Typed `any` because
-   * `@types/express-session` calls it a `Date` while every store returns the JSON string.
-   */
-  // biome-ignore lint/suspicious/noExplicitAny: see above
-  expires?: any;
-  path?: string;
-  httpOnly?: boolean;
-  secure?: boolean;
-  domain?: string;
-  sameSite?: boolean | 'lax' | 'strict' | 'none';
-  partitioned?: boolean;
-  priority?: 'low' | 'medium' | 'high';
-}
-
-/** Session data as express-session stores it: data keys plus `cookie`. */
-export type ExpressSessionData = { [key: string]: unknown; cookie: ExpressCookieJson };
-
-/** What {@link toExpressStore} returns: an express-session store over `store`. */
-export interface ExpressSessionStore<S extends SessionStore = SessionStore> extends Store {
-  /** The session-store-js store it writes to. */
-  readonly store: S;
-  /** Calls back the session, or `null` when it is missing or expired. */
-  get(sid: string, callback: (error: unknown, session?: ExpressSessionData | null) => void): void;
-  /**
-   * Writes the session: for a session loaded through this store, only the keys that changed;
-   * for a new one, insert-if-absent.
-   */
-  set(sid: string, session: object, callback?: StoreCallback): void;
-  /** Moves the expiry to the session cookie's; never creates a session. */
-  touch(sid: string, session: object, callback?: StoreCallback): void;
-  destroy(sid: string, callback?: StoreCallback): void;
-  /** Every live session, as an object keyed by the ids express-session knows. */
-  all(callback: (error: unknown, sessions?: Record<string, ExpressSessionData>) => void): void;
-  length(callback: (error: unknown, length?: number) => void): void;
-  clear(callback?: StoreCallback): void;
-}
-
 /** A constructor of express-session's `Store` (the real one or the stand-in). */
 type StoreBase = new () => Store;
 type AdapterClass = new <S extends SessionStore>(
@@ -106,8 +32,6 @@ type AdapterClass = new <S extends SessionStore>(
 ) => ExpressSessionStore<S>;
 
 const DEFAULT_MAX_AGE = 86_400_000;
-/** Values are already JSON after the round trip; the stores enforce their own size limits. */
-const NO_SIZE_LIMIT = Number.MAX_SAFE_INTEGER;
 
 /** Wraps `store` as an express-session store. */
 export function toExpressStore<S extends SessionStore>(
@@ -215,7 +139,7 @@ function defineAdapter(Base: StoreBase) {
     override createSession(req: object, stored: object): any {
       const sid = (req as { sessionID?: unknown }).sessionID;
       const original = typeof sid === 'string' && storeIdOf(sid).mapped ? sid : undefined;
-      const snapshot = snapshotOf(entriesOf(stored as Record<string, unknown>, original));
+      const snapshot = snapshotOfStored(stored as Record<string, unknown>, original);
       const session = super.createSession(req, stored);
       attachSnapshot(session, snapshot);
       return session;
@@ -248,62 +172,50 @@ function defineAdapter(Base: StoreBase) {
 
     async #set(sid: string, session: object): Promise<void> {
       const { id, mapped } = storeIdOf(sid);
-      const json = toJson(session);
+      const before = isObject(session) ? snapshotFrom(session) : undefined;
+      if (before === undefined && !isSessionObject(session)) {
+        await this.#replace(id, mapped ? sid : undefined, session);
+        return;
+      }
+      const { set, unset, changed, cookie, after } = readChanges(
+        session,
+        before,
+        mapped ? sid : undefined,
+      );
       const now = Date.now();
-      const expiresAt = this.#expiryOf(json.cookie, now);
+      const expiresAt = this.#expiryOf(cookie, now);
       if (expiresAt <= now) {
         // An already expired cookie: the session ends (as connect-redis does).
         await this.store.destroy(id);
         return;
       }
-      const entries = entriesOf(json, mapped ? sid : undefined);
-      const after = snapshotOf(entries);
-      const before = snapshotFrom(session);
       if (before !== undefined) {
-        await this.#update(id, before, entries, after, expiresAt);
-      } else if (isSessionObject(session)) {
-        const created = await this.store.create(id, {
-          data: dataOf(entries),
-          createdAt: now,
-          expiresAt,
-        });
-        if (!created) {
-          throw new SessionCollisionError(
-            'a live session already has this id; a new session never takes over another one (check genid)',
-          );
-        }
-      } else {
-        await this.#replace(id, entries, now, expiresAt);
-        return;
+        // A loaded session: the keys that changed, or only the expiry when none did.
+        const written = changed
+          ? await this.store.update(id, { set, unset }, expiresAt)
+          : await this.store.touch(id, expiresAt);
+        if (!written && this.#strictLoss) throw new SessionDestroyedError();
+      } else if (!(await this.store.create(id, { data: set, createdAt: now, expiresAt }))) {
+        throw new SessionCollisionError(
+          'a live session already has this id; a new session never takes over another one (check genid)',
+        );
       }
       attachSnapshot(session, after);
-    }
-
-    /** A loaded session: the keys that changed, or only the expiry when none did. */
-    async #update(
-      id: string,
-      before: Snapshot,
-      entries: Map<string, unknown>,
-      after: Snapshot,
-      expiresAt: number,
-    ): Promise<void> {
-      const { set, unset, changed } = diff(before, entries, after);
-      const written = changed
-        ? await this.store.update(id, { set, unset }, expiresAt)
-        : await this.store.touch(id, expiresAt);
-      if (!written && this.#strictLoss) throw new SessionDestroyedError();
     }
 
     /**
      * A plain object from a direct caller (not a session express-session built): express-session's
      * upsert, as a whole-session replace. Not atomic against concurrent writers.
      */
-    async #replace(
-      id: string,
-      entries: Map<string, unknown>,
-      now: number,
-      expiresAt: number,
-    ): Promise<void> {
+    async #replace(id: string, originalId: string | undefined, session: object): Promise<void> {
+      const json = toJson(session);
+      const now = Date.now();
+      const expiresAt = this.#expiryOf(json.cookie, now);
+      if (expiresAt <= now) {
+        await this.store.destroy(id);
+        return;
+      }
+      const entries = entriesOf(json, originalId);
       const data = dataOf(entries);
       if (await this.store.create(id, { data, createdAt: now, expiresAt })) return;
       const current = await this.store.get(id);
@@ -347,45 +259,9 @@ function defineAdapter(Base: StoreBase) {
   };
 }
 
-/** The session as JSON, as every express-session store writes it; refuses what JSON can't hold. */
-function toJson(session: object): Record<string, unknown> & { cookie?: unknown } {
-  let json: unknown;
-  try {
-    json = JSON.parse(JSON.stringify(session));
-  } catch (error) {
-    throw new InvalidSessionDataError(
-      `session must be JSON-serializable (${error instanceof Error ? error.message : String(error)})`,
-    );
-  }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new InvalidSessionDataError('session must be an object');
-  }
-  for (const key of Object.keys(json)) {
-    if (key === 'cookie') continue;
-    assertValidKey(key);
-    assertJsonValue((json as Record<string, unknown>)[key], NO_SIZE_LIMIT);
-  }
-  return json as Record<string, unknown>;
-}
-
-/** The record data of `entries`. */
-function dataOf(entries: Map<string, unknown>): Record<string, JsonValue> {
-  const data: Record<string, JsonValue> = Object.create(null);
-  for (const [key, value] of entries) data[key] = value as JsonValue;
-  return data;
-}
-
-/** The reserved entry of a record, when it has a usable one. */
-function expressEntry(record: SessionRecord): ExpressEntry | undefined {
-  const entry = record.data[EXPRESS_KEY];
-  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return undefined;
-  const cookie = (entry as { cookie?: unknown }).cookie;
-  if (cookie === null || typeof cookie !== 'object' || Array.isArray(cookie)) return undefined;
-  return entry as unknown as ExpressEntry;
-}
-
 /** A `Session` built by express-session (or the drop-in), as opposed to a caller's plain object. */
-function isSessionObject(session: object): boolean {
+function isSessionObject(session: unknown): boolean {
+  if (!isObject(session)) return false;
   const s = session as Record<string, unknown>;
   return (
     typeof s.save === 'function' &&
@@ -394,28 +270,6 @@ function isSessionObject(session: object): boolean {
   );
 }
 
-/**
- * Runs `work` and calls `callback` on a later tick, outside the promise chain: an exception from
- * the callback is the caller's, and can't be swallowed or turned into an unhandled rejection.
- * Failures that are not typed become `StoreUnavailableError`.
- */
-function settle<T>(work: () => Promise<T>, callback: StoreCallback<T> | undefined): void {
-  let pending: Promise<T>;
-  try {
-    pending = work();
-  } catch (error) {
-    pending = Promise.reject(error);
-  }
-  pending.then(
-    (value) => {
-      if (callback) process.nextTick(callback, null, value);
-    },
-    (error: unknown) => {
-      const typed =
-        error instanceof SessionError
-          ? error
-          : new StoreUnavailableError('the session store failed', { cause: error });
-      if (callback) process.nextTick(callback, typed);
-    },
-  );
+function isObject(value: unknown): value is object {
+  return value !== null && typeof value === 'object';
 }
