@@ -1,5 +1,5 @@
 import { SessionError, StoreUnavailableError } from '../errors.js';
-import type { StoreCallback } from './express-store-types.js';
+import type { StoreCallback } from './to-express-store-options.js';
 
 /**
  * The bridge from the adapter's promises to express-session's callbacks: one place that decides

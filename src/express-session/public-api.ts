@@ -7,13 +7,6 @@ export type { MigrateFromOptions } from '../legacy-import.js';
 export type { LegacyCookieOptions } from '../legacy-session.js';
 export { Cookie, type CookieData, type CookieJson } from './cookie-object.js';
 export { type SessionFunction, session } from './drop-in.js';
-export type {
-  ExpressCookieJson,
-  ExpressSessionData,
-  ExpressSessionStore,
-  StoreCallback,
-  ToExpressStoreOptions,
-} from './express-store-types.js';
 export {
   EXPRESS_STORE_CAPABILITIES,
   ExpressStoreAdapter,
@@ -37,3 +30,10 @@ export {
 } from './session-options.js';
 export { Store } from './store-base.js';
 export { toExpressStore } from './to-express-store.js';
+export type {
+  ExpressCookieJson,
+  ExpressSessionData,
+  ExpressSessionStore,
+  StoreCallback,
+  ToExpressStoreOptions,
+} from './to-express-store-options.js';

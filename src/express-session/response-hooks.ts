@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 
 /**
  * The drop-in's hooks on the response, as express-session places them: one just before the
- * headers (the `Set-Cookie`), and one on `res.end` that holds the response's last byte until the
+ * headers (the `Set-Cookie`), and one on `res.end` that holds the end of the response until the
  * session is stored.
  */
 
@@ -32,58 +32,28 @@ export function appendSetCookie(res: ServerResponse, value: string): void {
 /**
  * Wraps `res.end` as express-session does: `commit(finish)` decides whether a store call must
  * complete before the response does (returns true, and calls `finish` when it has). Meanwhile
- * the headers and all but the last byte of a response with a `Content-Length` are written, so
- * the client can't see the response complete before the session is stored.
+ * the headers are fixed (so the `Set-Cookie` is decided as express-session decides it) and the
+ * last chunk is held whole: the client can't see the response complete before the session is
+ * stored, and the response still goes out in one write instead of express-session's two (all but
+ * the last byte, then the last byte).
  */
 export function holdEnd(res: ServerResponse, commit: (finish: () => void) => boolean): void {
   const end = res.end as (...args: unknown[]) => ServerResponse;
-  const write = res.write as (...args: unknown[]) => boolean;
   let ended = false;
-  res.end = function (
-    this: ServerResponse,
-    chunk?: unknown,
-    encoding?: unknown,
-    callback?: unknown,
-  ) {
+  res.end = function (this: ServerResponse, ...args: unknown[]) {
     if (ended) return this;
     ended = true;
-    if (typeof chunk === 'function') {
-      callback = chunk;
-      chunk = undefined;
-    } else if (typeof encoding === 'function') {
-      callback = encoding;
-      encoding = undefined;
-    }
-    const tail: unknown[] = [];
     let held = true;
-    let rest: unknown[] | undefined;
-    const finish = () => {
+    let waiting = false;
+    const holding = commit(() => {
       held = false;
-      if (rest) end.apply(res, rest);
-    };
-    const holding = commit(finish);
-    if (!holding) return end.call(res, chunk, encoding, callback);
+      if (waiting) end.apply(res, args);
+    });
+    if (!holding) return end.apply(this, args);
     if (!res.headersSent) res.writeHead(res.statusCode);
-    if (chunk !== undefined && chunk !== null) {
-      const length = Number(res.getHeader('Content-Length'));
-      let body = chunk;
-      if (!Number.isNaN(length) && length > 0) {
-        const bytes = Buffer.isBuffer(body)
-          ? body
-          : Buffer.from(body as string, (encoding as BufferEncoding | undefined) ?? 'utf8');
-        if (bytes.length > 0) {
-          write.call(res, bytes.subarray(0, bytes.length - 1));
-          body = bytes.subarray(bytes.length - 1);
-          tail.push(body);
-        } else {
-          write.call(res, bytes);
-        }
-      } else {
-        write.call(res, body, encoding);
-      }
-    }
-    rest = [...tail, callback].filter((a) => a !== undefined);
-    if (!held) end.apply(res, rest);
+    // A store that called back synchronously has already released the response.
+    if (held) waiting = true;
+    else end.apply(res, args);
     return this;
   } as ServerResponse['end'];
 }

@@ -5,11 +5,18 @@ import { Signer } from '../signer.js';
 import { Cookie, serializeCookie } from './cookie-object.js';
 import { createSession, isExpired, type LiveSession } from './load-session.js';
 import { appendSetCookie, beforeHeaders, holdEnd } from './response-hooks.js';
-import { Session, type SessionCallback, type SessionOwner } from './session-object.js';
+import {
+  SESSION_HOOKS,
+  Session,
+  type SessionCallback,
+  type SessionHooks,
+  type SessionOwner,
+} from './session-object.js';
 import {
   type DropInRequest,
   isSecureRequest,
   originalPath,
+  type ResolvedSessionOptions,
   readSessionId,
   resolveSessionOptions,
   type SessionOptions,
@@ -22,6 +29,10 @@ import {
  * sessions loaded from a session-store-js store carry a snapshot, so their `set` writes only the
  * keys that changed and never recreates a destroyed session; a loaded session whose cookie has
  * expired is not adopted; a store `disconnect` event does not silently drop sessions.
+ *
+ * Per request there is one {@link RequestSession} object (instead of a closure per decision),
+ * and `req.session.save()` reports to it through a hook on the request instead of a wrapper
+ * method defined on every session.
  */
 
 /** The middleware `session(options)` returns. */
@@ -44,18 +55,32 @@ function signerFor(secret: string): Signer {
   return signer;
 }
 
-/** The session as stored, without its cookie: what "modified" is measured on. */
+/**
+ * The session as stored, without its cookie: what "modified" is measured on. Equal exactly when
+ * express-session's `JSON.stringify` of the session without its cookie is: each key with a JSON
+ * value contributes its length-prefixed name and that JSON (which never holds a raw newline).
+ */
 function fingerprint(sess: object): string {
-  return JSON.stringify(sess, function (this: unknown, key, value) {
-    return this === sess && key === 'cookie' ? undefined : value;
-  });
+  const source = sess as Record<string, unknown>;
+  let out = '';
+  for (const key of Object.keys(source)) {
+    if (key === 'cookie') continue;
+    const text = JSON.stringify(source[key]);
+    if (text !== undefined) out += `${key.length}:${key}=${text}\n`;
+  }
+  return out;
+}
+
+/** What every request of one middleware shares. */
+interface Settings extends ResolvedSessionOptions {
+  storeImplementsTouch: boolean;
 }
 
 /** Creates the middleware. */
 export function session(options?: SessionOptions): SessionHandler {
   const opts = resolveSessionOptions(options, generateSessionId);
-  const { name, store, cookie: cookieOptions, genid, proxy } = opts;
-  const storeImplementsTouch = typeof store.touch === 'function';
+  const { store, cookie: cookieOptions, genid, proxy } = opts;
+  const settings: Settings = { ...opts, storeImplementsTouch: typeof store.touch === 'function' };
 
   store.generate = (request: object) => {
     const req = request as DropInRequest & SessionOwner;
@@ -84,148 +109,215 @@ export function session(options?: SessionOptions): SessionHandler {
       next(new InvalidOptionError('secret option required for sessions'));
       return;
     }
-    const owner = req as DropInRequest & SessionOwner;
-    owner.sessionStore = store as SessionOwner['sessionStore'];
-    const cookieId = readSessionId(req, name, signer);
-    req.sessionID = cookieId;
-    let originalId: string | undefined;
-    let originalHash: string | undefined;
-    let savedHash: string | undefined;
-    let touched = false;
+    new RequestSession(settings, req as DropInRequest & SessionOwner, res, next, signer).start();
+  };
+}
 
-    const current = () => owner.session as LiveSession | undefined;
-    const isModified = (sess: LiveSession) =>
-      originalId !== sess.id || originalHash !== fingerprint(sess);
-    const isSaved = (sess: LiveSession) =>
-      originalId === sess.id && savedHash === fingerprint(sess);
-    const shouldDestroy = () =>
-      Boolean(req.sessionID) && opts.unsetDestroy && owner.session == null;
-    const shouldSave = () => {
-      if (typeof req.sessionID !== 'string') return false;
-      const sess = current()!;
-      return !opts.saveUninitialized && !savedHash && cookieId !== req.sessionID
-        ? isModified(sess)
-        : !isSaved(sess);
-    };
-    const shouldTouch = () =>
-      typeof req.sessionID === 'string' && cookieId === req.sessionID && !shouldSave();
-    const shouldSetCookie = () => {
-      if (typeof req.sessionID !== 'string') return false;
-      const sess = current()!;
-      return cookieId !== req.sessionID
-        ? opts.saveUninitialized || isModified(sess)
-        : opts.rolling || (sess.cookie.expires != null && isModified(sess));
-    };
-    const fail = (error: unknown) => setImmediate(next, error);
+/** One request's session: express-session's bookkeeping of what was loaded, saved and sent. */
+class RequestSession implements SessionHooks {
+  readonly #settings: Settings;
+  readonly #req: DropInRequest & SessionOwner;
+  readonly #res: ServerResponse;
+  readonly #next: (error?: unknown) => void;
+  readonly #signer: Signer;
+  /** The id the request's cookie carried. */
+  readonly #cookieId: string | undefined;
+  /** That cookie's signed value, when the first secret signed it (then it is re-sent as is). */
+  readonly #cookieValue: string | undefined;
+  #originalId: string | undefined;
+  #originalHash: string | undefined;
+  #savedHash: string | undefined;
+  #touched = false;
 
-    beforeHeaders(res, () => {
-      const sess = current();
-      if (!sess || !shouldSetCookie()) return;
-      if (sess.cookie.secure && !isSecureRequest(req, proxy)) return;
-      if (!touched) {
-        sess.touch();
-        touched = true;
-      }
-      try {
-        const value = serializeCookie(name, signer.sign(req.sessionID!), sess.cookie.data);
-        appendSetCookie(res, value);
-      } catch (error) {
-        fail(error);
-      }
-    });
+  constructor(
+    settings: Settings,
+    req: DropInRequest & SessionOwner,
+    res: ServerResponse,
+    next: (error?: unknown) => void,
+    signer: Signer,
+  ) {
+    this.#settings = settings;
+    this.#req = req;
+    this.#res = res;
+    this.#next = next;
+    this.#signer = signer;
+    req.sessionStore = settings.store as SessionOwner['sessionStore'];
+    const cookie = readSessionId(req, settings.name, signer);
+    this.#cookieId = cookie?.id;
+    this.#cookieValue = cookie?.signed;
+    req.sessionID = this.#cookieId;
+    (req as { [SESSION_HOOKS]?: SessionHooks })[SESSION_HOOKS] = this;
+  }
 
-    holdEnd(res, (finish) => {
-      if (shouldDestroy()) {
-        store.destroy(req.sessionID!, (error) => {
-          if (error) fail(error);
-          finish();
-        });
-        return true;
-      }
-      const sess = current();
-      if (!sess) return false;
-      if (!touched) {
-        sess.touch();
-        touched = true;
-      }
-      if (shouldSave()) {
-        sess.save((error) => {
-          if (error) fail(error);
-          finish();
-        });
-        return true;
-      }
-      if (storeImplementsTouch && shouldTouch()) {
-        store.touch!(req.sessionID!, sess, (error) => {
-          if (error) fail(error);
-          finish();
-        });
-        return true;
-      }
-      return false;
-    });
-
-    const wrap = (sess: LiveSession) => {
-      const reload = sess.reload;
-      const save = sess.save;
-      Object.defineProperty(sess, 'reload', {
-        configurable: true,
-        enumerable: false,
-        writable: true,
-        value(this: LiveSession, callback: SessionCallback) {
-          reload.call(this, (error?: unknown) => {
-            const now = current();
-            if (now && now !== this) wrap(now);
-            callback(error);
-          });
-          return this;
-        },
-      });
-      Object.defineProperty(sess, 'save', {
-        configurable: true,
-        enumerable: false,
-        writable: true,
-        value(this: LiveSession, callback?: SessionCallback) {
-          savedHash = fingerprint(this);
-          save.call(this, callback);
-          return this;
-        },
-      });
-    };
-
-    const generate = () => {
-      store.generate!(req);
-      originalId = req.sessionID;
-      originalHash = fingerprint(current()!);
-      wrap(current()!);
-    };
-
-    const inflate = (stored: Record<string, unknown>) => {
-      const sess = createSession(owner, stored);
-      originalId = req.sessionID;
-      originalHash = fingerprint(sess);
-      if (!opts.resave) savedHash = originalHash;
-      wrap(sess);
-    };
-
+  start(): void {
+    beforeHeaders(this.#res, () => this.#setCookie());
+    holdEnd(this.#res, (finish) => this.#commit(finish));
+    const req = this.#req;
     if (!req.sessionID) {
-      generate();
-      next();
+      this.#generate();
+      this.#next();
       return;
     }
-    store.get(req.sessionID, (error, stored) => {
-      if (error && (error as { code?: unknown }).code !== 'ENOENT') {
-        next(error);
-        return;
-      }
-      try {
-        if (error || !stored || isExpired(stored)) generate();
-        else inflate(stored as Record<string, unknown>);
-      } catch (e) {
-        next(e);
-        return;
-      }
-      next();
+    this.#settings.store.get(req.sessionID, (error, stored) => this.#loaded(error, stored));
+  }
+
+  /** `req.session.save()` was called: what it writes counts as saved. */
+  saving(sess: object): void {
+    this.#savedHash = fingerprint(sess);
+  }
+
+  /** `req.session.reload()` put a new session on the request. */
+  reloaded(): void {
+    const now = this.#current();
+    // A store whose `createSession` builds another `Session` class (express-session's own) gets
+    // the hooks by wrapping; one wrapped already has its own `save`.
+    if (now && !(now instanceof Session) && !Object.hasOwn(now, 'save')) this.#wrap(now);
+  }
+
+  #loaded(error: unknown, stored: object | null | undefined): void {
+    if (error && (error as { code?: unknown }).code !== 'ENOENT') {
+      this.#next(error);
+      return;
+    }
+    try {
+      if (error || !stored || isExpired(stored)) this.#generate();
+      else this.#inflate(stored as Record<string, unknown>);
+    } catch (e) {
+      this.#next(e);
+      return;
+    }
+    this.#next();
+  }
+
+  #generate(): void {
+    this.#settings.store.generate!(this.#req);
+    this.#originalId = this.#req.sessionID;
+    this.#originalHash = fingerprint(this.#current()!);
+  }
+
+  #inflate(stored: Record<string, unknown>): void {
+    const sess = createSession(this.#req, stored);
+    this.#originalId = this.#req.sessionID;
+    this.#originalHash = fingerprint(sess);
+    if (!this.#settings.resave) this.#savedHash = this.#originalHash;
+  }
+
+  #current(): LiveSession | undefined {
+    return this.#req.session as LiveSession | undefined;
+  }
+
+  #isModified(sess: LiveSession): boolean {
+    return this.#originalId !== sess.id || this.#originalHash !== fingerprint(sess);
+  }
+
+  #isSaved(sess: LiveSession): boolean {
+    return this.#originalId === sess.id && this.#savedHash === fingerprint(sess);
+  }
+
+  #shouldDestroy(): boolean {
+    return Boolean(this.#req.sessionID) && this.#settings.unsetDestroy && this.#req.session == null;
+  }
+
+  #shouldSave(): boolean {
+    const id = this.#req.sessionID;
+    if (typeof id !== 'string') return false;
+    const sess = this.#current()!;
+    return !this.#settings.saveUninitialized && !this.#savedHash && this.#cookieId !== id
+      ? this.#isModified(sess)
+      : !this.#isSaved(sess);
+  }
+
+  #shouldSetCookie(): boolean {
+    const id = this.#req.sessionID;
+    if (typeof id !== 'string') return false;
+    const sess = this.#current()!;
+    return this.#cookieId !== id
+      ? this.#settings.saveUninitialized || this.#isModified(sess)
+      : this.#settings.rolling || (sess.cookie.expires != null && this.#isModified(sess));
+  }
+
+  #fail(error: unknown): void {
+    setImmediate(this.#next, error);
+  }
+
+  #touchOnce(sess: LiveSession): void {
+    if (!this.#touched) {
+      sess.touch();
+      this.#touched = true;
+    }
+  }
+
+  /** Just before the headers: the `Set-Cookie`, when express-session would send one. */
+  #setCookie(): void {
+    const sess = this.#current();
+    if (!sess || !this.#shouldSetCookie()) return;
+    const req = this.#req;
+    if (sess.cookie.secure && !isSecureRequest(req, this.#settings.proxy)) return;
+    this.#touchOnce(sess);
+    const id = req.sessionID!;
+    try {
+      const signed =
+        id === this.#cookieId && this.#cookieValue !== undefined
+          ? this.#cookieValue
+          : this.#signer.sign(id);
+      appendSetCookie(this.#res, serializeCookie(this.#settings.name, signed, sess.cookie.data));
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /** At `res.end`: the store call the response waits for, if any (then `finish` ends it). */
+  #commit(finish: () => void): boolean {
+    const { store } = this.#settings;
+    const done = (error?: unknown) => {
+      if (error) this.#fail(error);
+      finish();
+    };
+    if (this.#shouldDestroy()) {
+      store.destroy(this.#req.sessionID!, done);
+      return true;
+    }
+    const sess = this.#current();
+    if (!sess) return false;
+    this.#touchOnce(sess);
+    if (this.#shouldSave()) {
+      sess.save(done);
+      return true;
+    }
+    const id = this.#req.sessionID;
+    if (this.#settings.storeImplementsTouch && typeof id === 'string' && id === this.#cookieId) {
+      store.touch!(id, sess, done);
+      return true;
+    }
+    return false;
+  }
+
+  /** The hooks, as wrapper methods, on a session of another class (express-session's own). */
+  #wrap(sess: LiveSession): void {
+    const reload = sess.reload;
+    const save = sess.save;
+    const hooks = this;
+    Object.defineProperty(sess, 'reload', {
+      configurable: true,
+      enumerable: false,
+      writable: true,
+      value(this: LiveSession, callback: SessionCallback) {
+        reload.call(this, (error?: unknown) => {
+          hooks.reloaded();
+          callback(error);
+        });
+        return this;
+      },
     });
-  };
+    Object.defineProperty(sess, 'save', {
+      configurable: true,
+      enumerable: false,
+      writable: true,
+      value(this: LiveSession, callback?: SessionCallback) {
+        hooks.saving(this);
+        save.call(this, callback);
+        return this;
+      },
+    });
+  }
 }

@@ -25,6 +25,22 @@ export interface SessionStoreLike {
   createSession(req: object, session: object): object;
 }
 
+/**
+ * What the middleware of the request wants to hear from its session: a registered symbol on the
+ * request (not on each session), so the ESM and CommonJS builds share it.
+ */
+export const SESSION_HOOKS: unique symbol = Symbol.for('session-store-js.express-session.hooks');
+
+/** Notified by `save()` before it writes and by `reload()` once the new session is in place. */
+export interface SessionHooks {
+  saving(session: object): void;
+  reloaded(): void;
+}
+
+function hooksOf(req: SessionOwner): SessionHooks | undefined {
+  return (req as { [SESSION_HOOKS]?: SessionHooks })[SESSION_HOOKS];
+}
+
 const noop = () => {};
 
 /** express-session's `Session`. */
@@ -57,6 +73,7 @@ export class Session {
 
   /** Writes the session to the store now (it is also written at the end of the response). */
   save(callback?: SessionCallback): this {
+    hooksOf(this.req)?.saving(this);
     this.req.sessionStore.set(this.id, this, callback ?? noop);
     return this;
   }
@@ -69,6 +86,7 @@ export class Session {
       if (error) return callback(error);
       if (!stored) return callback(new Error('failed to load session'));
       store.createSession(req, stored);
+      hooksOf(req)?.reloaded();
       callback();
     });
     return this;

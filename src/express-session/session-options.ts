@@ -6,10 +6,10 @@ import { isSessionStore } from '../stores/create-store.js';
 import { MemoryStore as OurMemoryStore } from '../stores/memory/memory-store.js';
 import type { SessionStore } from '../types.js';
 import type { CookieData } from './cookie-object.js';
-import type { ExpressSessionStore } from './express-store-types.js';
 import type { SessionStoreLike } from './session-object.js';
 import { Store } from './store-base.js';
 import { adapterClass } from './to-express-store.js';
+import type { ExpressSessionStore } from './to-express-store-options.js';
 
 /**
  * The drop-in's options, resolved once as express-session resolves them, and the per-request
@@ -172,24 +172,28 @@ const MAX_CANDIDATES = 8;
 /**
  * The session id of a correctly signed cookie named `name`, from the `Cookie` header, else
  * (as express-session still does) from cookie-parser's `req.signedCookies` / `req.cookies`.
+ * `signed` is the cookie's signed value when the first secret made it, so the same value can be
+ * sent back without signing the id again.
  */
 export function readSessionId(
   req: DropInRequest,
   name: string,
   signer: Signer,
-): string | undefined {
+): { id: string; signed?: string } | undefined {
   const header = req.headers.cookie;
   if (header) {
     for (const value of findCookieValues(header, name, MAX_CANDIDATES)) {
       const verified = signer.unsign(value);
-      if (verified) return verified.id;
+      if (verified)
+        return verified.renew ? { id: verified.id } : { id: verified.id, signed: value };
     }
   }
   const signed = req.signedCookies?.[name];
-  if (typeof signed === 'string' && signed) return signed;
+  if (typeof signed === 'string' && signed) return { id: signed };
   const raw = req.cookies?.[name];
-  if (typeof raw === 'string' && raw.startsWith('s:')) return signer.unsign(raw)?.id;
-  return undefined;
+  if (typeof raw !== 'string' || !raw.startsWith('s:')) return undefined;
+  const verified = signer.unsign(raw);
+  return verified ? { id: verified.id } : undefined;
 }
 
 /** express-session's rule for "this request came over HTTPS". */

@@ -3,18 +3,19 @@ import { InvalidOptionError, SessionCollisionError, SessionDestroyedError } from
 import { isSessionStore } from '../stores/create-store.js';
 import { type SessionRecord, type SessionStore, USER_BINDING_KEY } from '../types.js';
 import { settle } from './callback-bridge.js';
+import { storeIdOf } from './id-map.js';
+import { requireFromHere } from './optional-require.js';
+import { dataOf, type ExpressEntry, entriesOf, expressEntry, toJson } from './record-mapping.js';
+import { attachSnapshot, readChanges, snapshotFrom, snapshotOfStored } from './snapshot.js';
+import { Store } from './store-base.js';
 import type {
   ExpressCookieJson,
   ExpressSessionData,
   ExpressSessionStore,
   StoreCallback,
   ToExpressStoreOptions,
-} from './express-store-types.js';
-import { storeIdOf } from './id-map.js';
-import { requireFromHere } from './optional-require.js';
-import { dataOf, type ExpressEntry, entriesOf, expressEntry, toJson } from './record-mapping.js';
-import { attachSnapshot, readChanges, snapshotFrom, snapshotOfStored } from './snapshot.js';
-import { Store } from './store-base.js';
+} from './to-express-store-options.js';
+import { resolveToExpressStoreOptions } from './to-express-store-options.js';
 
 /**
  * `toExpressStore(store)`: a session-store-js store as express-session's `store`. A subclass of
@@ -30,8 +31,6 @@ type AdapterClass = new <S extends SessionStore>(
   store: S,
   options?: ToExpressStoreOptions,
 ) => ExpressSessionStore<S>;
-
-const DEFAULT_MAX_AGE = 86_400_000;
 
 /** Wraps `store` as an express-session store. */
 export function toExpressStore<S extends SessionStore>(
@@ -80,30 +79,17 @@ function defineAdapter(Base: StoreBase) {
     readonly #maxAge: number;
     readonly #strictLoss: boolean;
 
-    constructor(store: S, options: ToExpressStoreOptions = {}) {
+    constructor(store: S, options?: ToExpressStoreOptions) {
       super();
       if (!isSessionStore(store)) {
         throw new InvalidOptionError(
           'store must implement the SessionStore contract (get, create, update, touch, destroy, all, length, clear, close)',
         );
       }
-      if (options === null || typeof options !== 'object') {
-        throw new InvalidOptionError(`options must be an object (got ${String(options)})`);
-      }
-      const { maxAge = DEFAULT_MAX_AGE, onLostSession = 'ignore' } = options;
-      if (typeof maxAge !== 'number' || !Number.isFinite(maxAge) || maxAge <= 0) {
-        throw new InvalidOptionError(
-          `maxAge must be a positive number of milliseconds (got ${String(maxAge)})`,
-        );
-      }
-      if (onLostSession !== 'ignore' && onLostSession !== 'error') {
-        throw new InvalidOptionError(
-          `onLostSession must be 'ignore' or 'error' (got ${JSON.stringify(onLostSession)})`,
-        );
-      }
+      const { maxAge, strictLoss } = resolveToExpressStoreOptions(options);
       this.store = store;
       this.#maxAge = maxAge;
-      this.#strictLoss = onLostSession === 'error';
+      this.#strictLoss = strictLoss;
     }
 
     get(sid: string, callback: StoreCallback<ExpressSessionData | null>): void {

@@ -1,9 +1,11 @@
+import { InvalidOptionError } from '../errors.js';
 import type { SessionStore } from '../types.js';
 import type { Store } from './store-base.js';
 
 /**
- * The public shapes of `toExpressStore`: its options, express-session's callback and session
- * JSON as its stores exchange them, and the store interface the adapter implements.
+ * The public shapes of `toExpressStore`: its options (with their defaults and checks),
+ * express-session's callback and session JSON as its stores exchange them, and the store
+ * interface the adapter implements.
  */
 
 /** Options of {@link toExpressStore}. */
@@ -67,4 +69,28 @@ export interface ExpressSessionStore<S extends SessionStore = SessionStore> exte
   all(callback: (error: unknown, sessions?: Record<string, ExpressSessionData>) => void): void;
   length(callback: (error: unknown, length?: number) => void): void;
   clear(callback?: StoreCallback): void;
+}
+
+const DEFAULT_MAX_AGE = 86_400_000;
+
+/** `options` checked, with their defaults. */
+export function resolveToExpressStoreOptions(options: ToExpressStoreOptions = {}): {
+  maxAge: number;
+  strictLoss: boolean;
+} {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError(`options must be an object (got ${String(options)})`);
+  }
+  const { maxAge = DEFAULT_MAX_AGE, onLostSession = 'ignore' } = options;
+  if (typeof maxAge !== 'number' || !Number.isFinite(maxAge) || maxAge <= 0) {
+    throw new InvalidOptionError(
+      `maxAge must be a positive number of milliseconds (got ${String(maxAge)})`,
+    );
+  }
+  if (onLostSession !== 'ignore' && onLostSession !== 'error') {
+    throw new InvalidOptionError(
+      `onLostSession must be 'ignore' or 'error' (got ${JSON.stringify(onLostSession)})`,
+    );
+  }
+  return { maxAge, strictLoss: onLostSession === 'error' };
 }
