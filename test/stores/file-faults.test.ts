@@ -14,41 +14,8 @@ import { StoreUnavailableError, StoreWriteError } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
 import { FileStore } from '../../src/stores/file/file-store.js';
 import { defaultFs, type FileStoreFs } from '../../src/stores/file/fs.js';
-import { removeDir, tempDir } from '../helpers/file-store.js';
+import { fsError, instrumented, removeDir, tempDir } from '../helpers/file-store.js';
 import { HOUR, record } from '../helpers/records.js';
-
-function fsError(code: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`${code}: injected`), { code });
-}
-
-type Hook = (call: string, target: string) => void;
-
-/**
- * The default fs with `hook(call, target)` run before every call (it may throw to inject a
- * fault). `target` is the path, or for descriptor calls the path the descriptor was opened
- * with. A failing `close` still closes the descriptor first, as a failed close(2) does.
- */
-function instrumented(hook: Hook): FileStoreFs {
-  const paths = new Map<number, string>();
-  const wrapped: Record<string, unknown> = {};
-  for (const [name, fn] of Object.entries(defaultFs)) {
-    const real = fn as (...args: unknown[]) => Promise<unknown>;
-    wrapped[name] = async (...args: unknown[]) => {
-      const target = typeof args[0] === 'number' ? (paths.get(args[0]) ?? '?') : String(args[0]);
-      if (name === 'close') {
-        paths.delete(args[0] as number);
-        await real(...args);
-        hook(name, target);
-        return;
-      }
-      hook(name, target);
-      const result = await real(...args);
-      if (name === 'open') paths.set(result as number, target);
-      return result;
-    };
-  }
-  return wrapped as unknown as FileStoreFs;
-}
 
 /** An fs whose calls `call` on temp files fail with `code` while `failing.on` is true. */
 function failingWrites(call: string, code: string) {

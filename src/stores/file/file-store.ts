@@ -381,7 +381,10 @@ export class FileStore implements SessionStore, UserIndexStore {
    */
   async ensureDirectory(): Promise<void> {
     this.#dirIdentity = await prepareDirectory(this.#fs, this.path, this.#io.uid);
-    this.#io.chmodFiles = this.#io.uid !== undefined && (process.umask() & 0o600) !== 0;
+    const chmodFiles = this.#io.uid !== undefined && (process.umask() & 0o600) !== 0;
+    // Both contexts: new session files are written through the bulk one.
+    this.#io.chmodFiles = chmodFiles;
+    this.#bulkIo.chmodFiles = chmodFiles;
     this.#dirReady = true;
   }
 
