@@ -359,7 +359,10 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     // express-session's cookie, kept by the express-session adapter, is not application data.
     if (Object.hasOwn(record.data, EXPRESS_KEY)) delete record.data[EXPRESS_KEY];
     state.adopt(id, record.data, record.createdAt, record.expiresAt);
-    if (Object.hasOwn(record.data, USER_BINDING_KEY) && !(await this.#users.admit(state))) {
+    if (
+      Object.hasOwn(record.data, USER_BINDING_KEY) &&
+      !(await this.#users.admit(state, record.userEpoch))
+    ) {
       return false;
     }
     if (this.#options.rolling && !(await this.#renew(state, id, record.createdAt, now))) {

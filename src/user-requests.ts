@@ -81,11 +81,14 @@ export class UserRequests {
     return id;
   }
 
-  /** A bound session just loaded: it stays only while the user's epoch has not passed it. */
-  async admit(state: RequestState): Promise<boolean> {
+  /**
+   * A bound session just loaded: it stays only while the user's epoch has not passed it.
+   * `epoch` is the one the store read with the record, if it did.
+   */
+  async admit(state: RequestState, epoch?: number): Promise<boolean> {
     const id = state.id!;
     const binding = takeBinding(state.data!);
-    if (binding && (await callStore(() => this.#users.epochAllows(binding)))) {
+    if (binding && (await callStore(() => this.#users.epochAllows(binding, epoch)))) {
       state.user = binding;
       return true;
     }

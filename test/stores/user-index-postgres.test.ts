@@ -5,11 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import express from 'express';
+import { generateSessionId } from '../../src/id.js';
 import { NotSupportedError, SessionManager } from '../../src/index.js';
 import { PostgresStore } from '../../src/stores/postgres/postgres-store.js';
+import { Client, listen } from '../helpers/http.js';
 import { dropTable, pgSkipReason, randomTable, testPool } from '../helpers/postgres.js';
 import { describeUserIndex } from './user-index-compliance.js';
-import { describeUserSessionsHttp } from './user-sessions-http.js';
+import { describeUserSessionsHttp, userRoutes } from './user-sessions-http.js';
 
 const skip = await pgSkipReason();
 
@@ -77,6 +80,80 @@ if (skip) {
   });
 
   describe('PostgresStore user index: PostgreSQL specifics', () => {
+    it("a signed-in request reads the user's epoch with its session: no extra statement, and a revocation elsewhere still ends it", async () => {
+      const { pool, counted, queries } = countingPool();
+      const table = randomTable('users_load');
+      const secret = 'x'.repeat(32);
+      const store = new PostgresStore({ pool: counted as never, table, cleanupInterval: 0 });
+      // Another app process on the same database, with a store of its own.
+      const other = new PostgresStore({ pool, table, cleanupInterval: 0 });
+      const sm = new SessionManager({ store, secret });
+      const app = express();
+      app.use(sm.middleware());
+      userRoutes(app, sm);
+      const listening = await listen(app);
+      try {
+        const browser = new Client(listening.url);
+        await browser.request('/login/ada', { method: 'POST' });
+        assert.equal((await browser.get('/me')).json<{ user: string | null }>().user, 'ada');
+        const before = queries();
+        for (let i = 0; i < 3; i++)
+          assert.equal((await browser.get('/me')).json<{ user: string | null }>().user, 'ada');
+        // Each request: the session with the epoch in one statement, then the write.
+        assert.equal(queries() - before, 3 * 2);
+        await new SessionManager({ store: other, secret }).destroyUserSessions('ada');
+        assert.equal(
+          (await browser.get('/me')).json<{ user: string | null }>().user,
+          null,
+          'revoked by the other process',
+        );
+        // A session bound after an epoch raise carries the raised epoch and stays signed in.
+        await browser.request('/login/ada', { method: 'POST' });
+        assert.equal((await browser.get('/me')).json<{ user: string | null }>().user, 'ada');
+        assert.ok((await other.userEpoch('ada')) > 0);
+      } finally {
+        await listening.close();
+        await store.close();
+        await other.close();
+        await dropTable(pool, table);
+        await dropTable(pool, `${table}_user_epochs`);
+        await pool.end();
+      }
+    });
+
+    it("a row whose user_id is not its data's user carries no epoch: the manager reads that user's", async () => {
+      const pool = testPool();
+      const table = randomTable('users_odd');
+      const store = new PostgresStore({ pool, table, cleanupInterval: 0 });
+      try {
+        await store.raiseUserEpoch('bob', 3);
+        const now = Date.now();
+        const bound = (user: string) => ({
+          data: Object.assign(Object.create(null), { __ssjs_user: { id: user, epoch: 3 } }),
+          createdAt: now,
+          expiresAt: now + 60_000,
+        });
+        const mine = generateSessionId();
+        await store.createForUser(mine, bound('bob'), 'bob');
+        assert.equal((await store.get(mine))?.userEpoch, 3);
+        const odd = generateSessionId();
+        await store.createForUser(odd, bound('ada'), 'bob');
+        assert.equal((await store.get(odd))?.userEpoch, undefined);
+        const unbound = generateSessionId();
+        await store.create(unbound, { ...bound('x'), data: Object.create(null) });
+        assert.equal((await store.get(unbound))?.userEpoch, undefined);
+        // No live epoch row: 0, as userEpoch says.
+        const fresh = generateSessionId();
+        await store.createForUser(fresh, bound('cy'), 'cy');
+        assert.equal((await store.get(fresh))?.userEpoch, 0);
+      } finally {
+        await store.close();
+        await dropTable(pool, table);
+        await dropTable(pool, `${table}_user_epochs`);
+        await pool.end();
+      }
+    });
+
     it("connect-pg-simple's table refuses the tier, naming why", async () => {
       const pool = testPool();
       const table = randomTable('cps');

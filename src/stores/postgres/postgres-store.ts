@@ -108,12 +108,17 @@ export class PostgresStore implements SessionStore, UserIndexStore {
     return this.#sql.createSql;
   }
 
+  /** The live session; a bound one carries its user's epoch, read in the same statement. */
   async get(id: string): Promise<SessionRecord | undefined> {
     assertValidSessionId(id);
     const now = Date.now();
-    const result = await this.#db.query(this.#sql.get, [id, now], false);
+    const users = this.#users;
+    const result = await this.#db.query(users?.load ?? this.#sql.get, [id, now], false);
     const row = result.rows[0];
-    return row ? this.#decode(row, now) : undefined;
+    if (!row) return undefined;
+    const record = this.#decode(row, now);
+    if (record && users) users.attachEpoch(row, record);
+    return record;
   }
 
   async create(id: string, record: SessionRecord): Promise<boolean> {

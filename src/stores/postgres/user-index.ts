@@ -8,6 +8,10 @@
  *
  * A login under `maxSessionsPerUser` runs in one transaction holding a per-user advisory lock,
  * so concurrent logins of one user (in any number of processes) count and evict one at a time.
+ *
+ * Once the epochs table is known to exist, the store's `get` reads the bound user's epoch in the
+ * same statement as the row ({@link PostgresUserIndex.load}): one snapshot, so the check is as
+ * strict as a separate read right after it, and a signed-in request costs no extra round trip.
  */
 import { boundUserOf } from '../../data.js';
 import type { CreateForUserResult, SessionRecord, UserSessionLimit } from '../../types.js';
@@ -46,8 +50,13 @@ const EPOCH_MARGIN_MS = 60_000;
 export class PostgresUserIndex {
   readonly #ctx: PostgresIndexContext;
   readonly #epochs: string;
-  readonly #sql: Record<'create' | 'list' | 'destroy' | 'epoch' | 'raise' | 'live', Statement>;
+  readonly #sql: Record<
+    'create' | 'list' | 'destroy' | 'epoch' | 'raise' | 'live' | 'load',
+    Statement
+  >;
   #epochTable: Promise<void> | undefined;
+  /** The epochs table has answered a query: `get` may join it from now on. */
+  #epochsKnown = false;
 
   constructor(context: PostgresIndexContext) {
     this.#ctx = context;
@@ -79,6 +88,13 @@ WHERE user_id = $1 AND expires_at > $2`,
         table,
         'u_destroy',
         `DELETE FROM ${t} WHERE user_id = $1 AND id IS DISTINCT FROM $2 RETURNING expires_at > $3 AS live`,
+      ),
+      load: statement(
+        table,
+        'u_load',
+        `SELECT s.data::text AS d, s.created_at AS c, s.expires_at AS e, s.user_id AS u,
+  (SELECT x.epoch FROM ${epochs} x WHERE x.user_id = s.user_id AND x.expires_at > $2) AS ep
+FROM ${t} s WHERE s.id = $1 AND s.expires_at > $2`,
       ),
       epoch: statement(
         table,
@@ -156,9 +172,25 @@ RETURNING epoch`,
     return rows.filter((row) => row.live === true).length;
   }
 
+  /**
+   * The store's `get` once the epochs table exists (`[id, now]`): the row as the layout's `get`
+   * returns it, plus its `user_id` (`u`) and that user's live epoch (`ep`, null when none).
+   */
+  get load(): Statement | undefined {
+    return this.#epochsKnown ? this.#sql.load : undefined;
+  }
+
+  /** Gives `record` (decoded from a {@link load} row) the epoch of the user it is bound to. */
+  attachEpoch(row: Record<string, unknown>, record: SessionRecord): void {
+    // The data's binding decides which user the manager checks: the epoch read must be that one's.
+    if (typeof row.u !== 'string' || boundUserOf(record.data) !== row.u) return;
+    record.userEpoch = row.ep === null || row.ep === undefined ? 0 : Number(row.ep);
+  }
+
   async epoch(userId: string): Promise<number> {
     await this.#ensureEpochs();
     const { rows } = await this.#ctx.query(this.#sql.epoch, [userId, Date.now()], false);
+    this.#epochsKnown = true;
     return rows.length === 0 ? 0 : Number(rows[0]!.epoch);
   }
 
@@ -168,6 +200,7 @@ RETURNING epoch`,
     const expires = now + this.#ctx.lifetimeMs + EPOCH_MARGIN_MS;
     const values = [userId, Math.floor(atLeast), expires, now];
     const { rows } = await this.#ctx.query(this.#sql.raise, values, true);
+    this.#epochsKnown = true;
     return Number(rows[0]!.epoch);
   }
 
