@@ -77,6 +77,47 @@ describe('PostgresStore: edge cases', { skip, timeout: TEST_TIMEOUT }, () => {
     await store.close();
   });
 
+  it('values JSON cannot hold are refused; stored escapes that are malformed read as no session', async () => {
+    const table = randomTable('codec_edge');
+    made.push(table);
+    const reported: Error[] = [];
+    const store = new PostgresStore({
+      pool,
+      table,
+      cleanupInterval: 0,
+      onError: (e) => reported.push(e),
+    });
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    for (const value of [10n, circular]) {
+      await assert.rejects(
+        store.create(generateSessionId(), record({ value })),
+        InvalidSessionDataError,
+      );
+    }
+    // Keys whose value JSON leaves out are not stored; a null set changes nothing.
+    const id = generateSessionId();
+    assert.equal(await store.create(id, record({ a: 1, gone: undefined })), true);
+    assert.equal(await store.update(id, { set: null as never }, Date.now() + HOUR), true);
+    assert.deepEqual({ ...(await store.get(id))?.data }, { a: 1 });
+    const malformed = [
+      '{"$ssjs:k:not json": 1}',
+      '{"$ssjs:k:5": 1}',
+      '{"a": {"$ssjs:json": 5}}',
+      '{"a": {"$ssjs:json": "{not json"}}',
+    ];
+    for (const data of malformed) {
+      const sid = generateSessionId();
+      await pool.query(
+        `INSERT INTO "${table}" (id, data, created_at, expires_at) VALUES ($1, $2::jsonb, $3, $4)`,
+        [sid, data, Date.now(), Date.now() + HOUR],
+      );
+      assert.equal(await store.get(sid), undefined, data);
+    }
+    assert.equal(reported.length, malformed.length);
+    await store.close();
+  });
+
   it('a pool whose connect() throws is a StoreUnavailableError, not a crash', async () => {
     const store = new PostgresStore({
       pool: {

@@ -7,7 +7,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import express from 'express';
 import { generateSessionId } from '../../src/id.js';
-import { NotSupportedError, SessionManager } from '../../src/index.js';
+import {
+  NotSupportedError,
+  SessionManager,
+  StoreUnavailableError,
+  StoreWriteError,
+} from '../../src/index.js';
 import { PostgresStore } from '../../src/stores/postgres/postgres-store.js';
 import { Client, listen } from '../helpers/http.js';
 import { dropTable, pgSkipReason, randomTable, testPool } from '../helpers/postgres.js';
@@ -146,6 +151,67 @@ if (skip) {
         const fresh = generateSessionId();
         await store.createForUser(fresh, bound('cy'), 'cy');
         assert.equal((await store.get(fresh))?.userEpoch, 0);
+      } finally {
+        await store.close();
+        await dropTable(pool, table);
+        await dropTable(pool, `${table}_user_epochs`);
+        await pool.end();
+      }
+    });
+
+    it('a failed creation of the epochs table is a StoreUnavailableError and is retried on the next call', async () => {
+      const pool = testPool();
+      const table = randomTable('users_epochs_retry');
+      let down = false;
+      const flaky = {
+        connect: () => (down ? Promise.reject(new Error('link down')) : pool.connect()),
+      };
+      const store = new PostgresStore({ pool: flaky, table, cleanupInterval: 0 });
+      try {
+        assert.equal(await store.length(), 0);
+        down = true;
+        await assert.rejects(store.userEpoch('ada'), StoreUnavailableError);
+        down = false;
+        assert.equal(await store.userEpoch('ada'), 0);
+      } finally {
+        await store.close();
+        await dropTable(pool, table);
+        await dropTable(pool, `${table}_user_epochs`);
+        await pool.end();
+      }
+    });
+
+    it('a capped login the database refuses is rolled back: StoreWriteError, nothing created', async () => {
+      const pool = testPool();
+      const table = randomTable('users_refused');
+      const store = new PostgresStore({ pool, table, cleanupInterval: 0 });
+      const limit = { max: 2, whenFull: 'evict-oldest' } as const;
+      const record = (createdAt: number) => ({
+        data: Object.assign(Object.create(null), { __ssjs_user: { id: 'ada', epoch: 0 } }),
+        createdAt,
+        expiresAt: Date.now() + 60_000,
+      });
+      try {
+        const id = generateSessionId();
+        // A creation time beyond bigint: the insert fails inside the login's transaction.
+        await assert.rejects(store.createForUser(id, record(1e20), 'ada', limit), StoreWriteError);
+        assert.equal(await store.get(id), undefined);
+        assert.deepEqual(await store.listUser('ada'), []);
+        // The connection went back to the pool usable: the next capped login works.
+        const ok = await store.createForUser(generateSessionId(), record(Date.now()), 'ada', limit);
+        assert.equal(ok.status, 'created');
+        // And without a reachable pool, a capped login fails cleanly too.
+        const offline = new PostgresStore({
+          pool: { connect: () => Promise.reject(new Error('link down')) },
+          table,
+          createTable: false,
+          cleanupInterval: 0,
+        });
+        await assert.rejects(
+          offline.createForUser(generateSessionId(), record(Date.now()), 'ada', limit),
+          StoreUnavailableError,
+        );
+        await offline.close();
       } finally {
         await store.close();
         await dropTable(pool, table);

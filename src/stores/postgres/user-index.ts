@@ -184,7 +184,7 @@ RETURNING epoch`,
   attachEpoch(row: Record<string, unknown>, record: SessionRecord): void {
     // The data's binding decides which user the manager checks: the epoch read must be that one's.
     if (typeof row.u !== 'string' || boundUserOf(record.data) !== row.u) return;
-    record.userEpoch = row.ep === null || row.ep === undefined ? 0 : Number(row.ep);
+    record.userEpoch = row.ep === null ? 0 : Number(row.ep);
   }
 
   async epoch(userId: string): Promise<number> {
