@@ -6,17 +6,12 @@
  * test can run a request's worth of store calls exactly between the two reads.
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
-import express from 'express';
+import { describe, it } from 'node:test';
 import { MemoryStore, SessionManager, type SessionStore } from '../src/index.js';
 import { SECRET } from './helpers/harness.js';
-import { Client, listen } from './helpers/http.js';
-import { addSessionWriteRoutes, h } from './helpers/routes.js';
-
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-});
+import { Client } from './helpers/http.js';
+import { h } from './helpers/routes.js';
+import { serveManager } from './helpers/serve.js';
 
 /**
  * A real MemoryStore without `move`. `between(oldId)` runs once, after the first read of a
@@ -67,35 +62,25 @@ function stepStore(users: boolean) {
   };
 }
 
-async function serve(store: SessionStore) {
+function serve(store: SessionStore) {
   const sm = new SessionManager({ secret: SECRET, store });
-  const app = express();
-  app.use(sm.middleware());
-  addSessionWriteRoutes(app, sm);
-  app.get(
-    '/regenerate',
-    h(async (req, res) => {
-      const keep = req.query.keep === 'all';
-      const user = typeof req.query.user === 'string' ? req.query.user : undefined;
-      res.json({ id: await sm.regenerate(req, { keep, user }) });
-    }),
-  );
-  app.get(
-    '/read',
-    h(async (req, res) => {
-      const read = async (key: string) => [key, (await sm.get(req, key)) ?? null];
-      res.json(Object.fromEntries(await Promise.all(['user', 'cart'].map(read))));
-    }),
-  );
-  app.use(((error, _req, res, _next) => {
-    res.status(error.status ?? 500).json({ code: error.code ?? 'UNKNOWN' });
-  }) as express.ErrorRequestHandler);
-  const server = await listen(app);
-  cleanups.push(async () => {
-    await server.close();
-    await sm.close();
+  return serveManager(sm, (app) => {
+    app.get(
+      '/regenerate',
+      h(async (req, res) => {
+        const keep = req.query.keep === 'all';
+        const user = typeof req.query.user === 'string' ? req.query.user : undefined;
+        res.json({ id: await sm.regenerate(req, { keep, user }) });
+      }),
+    );
+    app.get(
+      '/read',
+      h(async (req, res) => {
+        const read = async (key: string) => [key, (await sm.get(req, key)) ?? null];
+        res.json(Object.fromEntries(await Promise.all(['user', 'cart'].map(read))));
+      }),
+    );
   });
-  return server.url;
 }
 
 for (const users of [false, true]) {
@@ -140,7 +125,7 @@ for (const users of [false, true]) {
       });
       const reply = await s.browser.get(`/regenerate?keep=all${query}`);
       assert.equal(reply.status, 409, reply.body);
-      assert.deepEqual(reply.json(), { code: 'SESSION_DESTROYED' });
+      assert.equal(reply.json<{ code: string }>().code, 'SESSION_DESTROYED');
       assert.deepEqual((await s.browser.get('/read')).json(), { user: null, cart: null });
       assert.equal(await s.inner.length(), 0);
     });
@@ -160,7 +145,7 @@ describe('regenerate when the new id is taken', () => {
     s.hooks.collisions = 1_000;
     const refused = await browser.get('/regenerate?keep=all');
     assert.equal(refused.status, 500);
-    assert.deepEqual(refused.json(), { code: 'SESSION_COLLISION' });
+    assert.equal(refused.json<{ code: string }>().code, 'SESSION_COLLISION');
     s.hooks.collisions = 0;
     assert.deepEqual((await browser.get('/read')).json(), { user: 'alice', cart: null });
   });

@@ -5,15 +5,10 @@
  * Every scenario runs on both and asserts the same outcome.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Client, listen } from '../helpers/http.js';
+import { listenTls, selfSigned } from '../helpers/tls.js';
 import { makeApp } from './app.js';
 import { type Factory, ours, real } from './impls.js';
 
@@ -56,57 +51,16 @@ describe('proxy: true reads the first X-Forwarded-Proto value', () => {
 });
 
 describe('a TLS socket is HTTPS without any proxy setting', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ssjs-tls-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  let pair: { key: Buffer; cert: Buffer } | undefined;
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-subj',
-        '/CN=localhost',
-        '-days',
-        '1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    pair = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-  } catch {
-    pair = undefined;
-  }
-
+  const skip = selfSigned() ? undefined : 'openssl is not installed';
   for (const [label, session] of IMPLS) {
-    it(`cookie.secure: true sets a Secure cookie over TLS (${label})`, {
-      skip: pair ? undefined : 'openssl is not installed',
-    }, async () => {
-      const server = https.createServer(pair!, makeApp(session, { cookie: { secure: true } }));
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    it(`cookie.secure: true sets a Secure cookie over TLS (${label})`, { skip }, async () => {
+      const server = await listenTls(makeApp(session, { cookie: { secure: true } }));
       try {
-        const { port } = server.address() as AddressInfo;
-        const lines = await new Promise<string[]>((resolve, reject) => {
-          https
-            .get({ host: '127.0.0.1', port, path: '/', rejectUnauthorized: false }, (res) => {
-              res.resume();
-              res.on('end', () => resolve(res.headers['set-cookie'] ?? []));
-            })
-            .on('error', reject);
-        });
+        const lines = await server.get('/');
         assert.equal(lines.length, 1);
         assert.match(lines[0]!, /; Secure/);
       } finally {
-        server.closeAllConnections();
-        await new Promise((resolve) => server.close(resolve));
+        await server.close();
       }
     });
   }
