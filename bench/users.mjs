@@ -270,6 +270,7 @@ async function visitRun(kind, mode, ctx) {
   const dir = join(ctx.tmp, id);
   const table = `users_bench_${randomBytes(5).toString('hex')}`;
   const prefix = `${ctx.prefixRoot}${id}:`;
+  ctx.table = table;
   const child = track(
     spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', kind, mode], {
       env: {
@@ -334,6 +335,17 @@ async function visits() {
     }
   }
   const runs = Object.fromEntries(available.map((k) => [k, []]));
+  // Interrupted: the children stop, and what the runs left in Redis goes with them.
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, async () => {
+      killAll();
+      if (ctx.redis) await deleteRedisPrefix(ctx.redis, ctx.prefixRoot).catch(() => {});
+      const t = ctx.table;
+      await ctx.pg?.query(`DROP TABLE IF EXISTS "${t}", "${t}_user_epochs"`).catch(() => {});
+      rmSync(ctx.tmp, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
   try {
     for (let round = 1; round <= Number(args.rounds); round++) {
       for (const kind of available) {
