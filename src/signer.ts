@@ -12,6 +12,19 @@ export type Secret = string | Buffer;
 const PREFIX = 's:';
 /** Length of an unpadded base64 SHA-256 digest. */
 const MAC_LENGTH = 43;
+/**
+ * How many verified values are remembered. A returning browser sends the same cookie on every
+ * request, and an HMAC costs a few µs (most of it OpenSSL setting up the key), so verifying it
+ * once per value and not per request is the largest single saving of a session read. The oldest
+ * entry goes first; forgetting one costs one HMAC.
+ */
+const MAX_REMEMBERED = 10_000;
+
+/** What `unsign` found: the id, and whether an older secret signed it. */
+export interface Unsigned {
+  readonly id: string;
+  readonly renew: boolean;
+}
 
 function mac(value: string, secret: Buffer): string {
   return createHmac('sha256', secret).update(value).digest('base64').slice(0, MAC_LENGTH);
@@ -20,6 +33,13 @@ function mac(value: string, secret: Buffer): string {
 export class Signer {
   /** The secrets as bytes (a string secret is its UTF-8, as `createHmac` would encode it). */
   readonly #secrets: readonly Buffer[];
+  /**
+   * Values whose MAC the first secret verified → what `unsign` returned for them. Only verified
+   * values enter, so forged cookies can't fill it or push real ones out faster than real
+   * traffic does. Keyed by the whole signed value, like the stores' own maps keyed by id; the
+   * secrets never change for a signer, so nothing here outlives the key that verified it.
+   */
+  readonly #verified = new Map<string, Unsigned>();
 
   /** `secrets` must be non-empty; validated by the manager. */
   constructor(secrets: readonly Secret[]) {
@@ -41,7 +61,9 @@ export class Signer {
    * per comparison; a value with any extra or missing byte is rejected (cookie-signature#40).
    * `renew` is true when an older secret matched, so the caller can re-issue the cookie.
    */
-  unsign(value: string): { id: string; renew: boolean } | undefined {
+  unsign(value: string): Unsigned | undefined {
+    const known = this.#verified.get(value);
+    if (known !== undefined) return known;
     if (!value.startsWith(PREFIX)) return undefined;
     const dot = value.lastIndexOf('.');
     if (dot < PREFIX.length) return undefined;
@@ -53,8 +75,19 @@ export class Signer {
     if (givenBytes.length !== MAC_LENGTH) return undefined;
     for (let i = 0; i < this.#secrets.length; i++) {
       const expected = Buffer.from(mac(id, this.#secrets[i]!), 'utf8');
-      if (timingSafeEqual(expected, givenBytes)) return { id, renew: i > 0 };
+      if (timingSafeEqual(expected, givenBytes)) {
+        const verified: Unsigned = Object.freeze({ id, renew: i > 0 });
+        // Only the first secret's values: an older secret's cookie is re-issued right away.
+        if (i === 0) this.#remember(value, verified);
+        return verified;
+      }
     }
     return undefined;
+  }
+
+  #remember(value: string, verified: Unsigned): void {
+    const map = this.#verified;
+    if (map.size >= MAX_REMEMBERED) map.delete(map.keys().next().value as string);
+    map.set(value, verified);
   }
 }

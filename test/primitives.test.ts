@@ -59,6 +59,26 @@ describe('Signer: express-session format', () => {
   });
 });
 
+describe('Signer: remembers the values it verified', () => {
+  it('verifies a value again after 10,000 others have pushed it out of its memory', () => {
+    const signer = new Signer([SECRET]);
+    const first = generateSessionId();
+    const value = signer.sign(first);
+    assert.deepEqual(signer.unsign(value), { id: first, renew: false });
+    for (let i = 0; i < 10_000; i++) signer.unsign(signer.sign(generateSessionId()));
+    assert.deepEqual(signer.unsign(value), { id: first, renew: false });
+    const forged = `${value.slice(0, -1)}${value.endsWith('A') ? 'B' : 'A'}`;
+    assert.equal(signer.unsign(forged), undefined);
+  });
+
+  it('a value an older secret signed is reported for renewal every time', () => {
+    const old = new Signer([SECRET]).sign(VECTOR_ID);
+    const rotated = new Signer(['a newer secret, long enough: 9876543210', SECRET]);
+    assert.deepEqual(rotated.unsign(old), { id: VECTOR_ID, renew: true });
+    assert.deepEqual(rotated.unsign(old), { id: VECTOR_ID, renew: true });
+  });
+});
+
 describe('Signer: rejects every malformed or forged value (cookie-signature#40 set)', () => {
   const signer = new Signer([SECRET]);
   const id = generateSessionId();
