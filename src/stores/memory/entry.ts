@@ -1,14 +1,46 @@
 /**
- * How MemoryStore holds one session: a fixed-shape entry with the data as JSON text per key, and
- * the functions that read and change those keys.
+ * How MemoryStore holds one session: a fixed-shape entry with one stored value per key, and the
+ * functions that read and change those keys.
  */
 import type { JsonValue } from '../../types.js';
 import type { HeapEntry } from './expiry-heap.js';
 
 /**
+ * A value as the store holds it: a string is the JSON text of the value (a string, object or
+ * array: a copy nobody outside can mutate); numbers, booleans and null are the value itself.
+ * Those are immutable and hold no other memory, so reading them back costs no `JSON.parse` and
+ * writing them no `JSON.stringify`, and they read back exactly as JSON would have carried them.
+ * Strings are immutable too but are copied all the same: V8 may represent a caller's string as a
+ * slice of a larger one (a request body), which the store would then keep alive.
+ */
+export type Stored = string | number | boolean | null;
+
+/**
+ * `value` as stored, or `undefined` for what JSON drops (`undefined`, functions, symbols); the
+ * values JSON refuses (a BigInt, a cycle) throw, as `JSON.stringify` does.
+ */
+export function encode(value: unknown): Stored | undefined {
+  switch (typeof value) {
+    case 'boolean':
+      return value;
+    case 'number':
+      // As JSON carries them: NaN and ±Infinity become null, -0 becomes 0.
+      return Number.isFinite(value) ? value + 0 : null;
+    case 'object':
+      if (value === null) return null;
+  }
+  return JSON.stringify(value);
+}
+
+/** A fresh copy of a stored value. */
+export function decodeValue(stored: Stored): JsonValue {
+  return typeof stored === 'string' ? (JSON.parse(stored) as JsonValue) : stored;
+}
+
+/**
  * One session. A class, so every entry has one fixed shape with in-object fields (no dictionary,
- * no per-entry array for the common one-key session). The data is JSON text per key: a copy
- * nobody outside can mutate, and a `set` of one key re-serializes only that key's value.
+ * no per-entry array for the common one-key session). The data is one `Stored` value per key: a
+ * copy nobody outside can mutate, and a `set` of one key re-encodes only that key's value.
  *
  * Times are ms offsets from the store's `base` (its construction time), not ms since the epoch:
  * epoch times (~1.7e12) are heap numbers in V8, 16 B apiece, while offsets within ±2^30 ms
@@ -19,10 +51,10 @@ export class Entry implements HeapEntry {
   readonly id: string;
   /** The first key, or `undefined` when the session holds no key (then `more` is too). */
   key: string | undefined = undefined;
-  /** JSON of `key`'s value. */
-  json = '';
-  /** Further keys as `[key, json, key, json, …]`, or `undefined` when there are none. */
-  more: string[] | undefined = undefined;
+  /** `key`'s value. */
+  value: Stored = null;
+  /** Further keys as `[key, value, key, value, …]`, or `undefined` when there are none. */
+  more: Stored[] | undefined = undefined;
   readonly created: number;
   expiry: number;
   heapIndex = -1;
@@ -37,38 +69,42 @@ export class Entry implements HeapEntry {
 export function decode(entry: Entry): Record<string, JsonValue> {
   const data: Record<string, JsonValue> = Object.create(null);
   if (entry.key === undefined) return data;
-  data[entry.key] = JSON.parse(entry.json);
+  data[entry.key] = decodeValue(entry.value);
   const more = entry.more;
-  if (more) for (let i = 0; i < more.length; i += 2) data[more[i]!] = JSON.parse(more[i + 1]!);
+  if (more) {
+    for (let i = 0; i < more.length; i += 2) {
+      data[more[i] as string] = decodeValue(more[i + 1] as Stored);
+    }
+  }
   return data;
 }
 
-export function setField(entry: Entry, key: string, json: string): void {
+export function setField(entry: Entry, key: string, value: Stored): void {
   if (entry.key === key || entry.key === undefined) {
     entry.key = key;
-    entry.json = json;
+    entry.value = value;
     return;
   }
   const more = entry.more;
   if (!more) {
-    entry.more = [key, json];
+    entry.more = [key, value];
     return;
   }
   for (let i = 0; i < more.length; i += 2) {
     if (more[i] === key) {
-      more[i + 1] = json;
+      more[i + 1] = value;
       return;
     }
   }
-  more.push(key, json);
+  more.push(key, value);
 }
 
 export function unsetField(entry: Entry, key: string): void {
   const more = entry.more;
   if (entry.key === key) {
     // The next key moves up, so the keys keep their order.
-    entry.key = more?.[0];
-    entry.json = more?.[1] ?? '';
+    entry.key = more?.[0] as string | undefined;
+    entry.value = (more?.[1] as Stored | undefined) ?? null;
     if (more) more.splice(0, 2);
   } else if (more) {
     for (let i = 0; i < more.length; i += 2) {

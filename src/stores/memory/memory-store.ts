@@ -13,7 +13,7 @@ import type {
   UserIndexStore,
   UserSessionLimit,
 } from '../../types.js';
-import { decode, Entry, setField, unsetField } from './entry.js';
+import { decode, decodeValue, Entry, encode, type Stored, setField, unsetField } from './entry.js';
 import { ExpiryHeap } from './expiry-heap.js';
 import { Forwards } from './forwards.js';
 import { type MemoryStoreOptions, resolveMemoryStoreOptions } from './options.js';
@@ -27,10 +27,10 @@ const COLLISION: MoveResult = Object.freeze({ status: 'collision' });
 
 /**
  * Sessions in this process's memory: a `Map` plus an expiration index (a min-heap on expiry), so
- * cleanup costs what has expired, not what is stored. Bounded by `maxSessions`. Data is kept as
- * JSON text, so it is copied on the way in and out. Timers are `unref()`'d and start at
- * construction; `close()` stops them. Nothing survives a restart: use FileStore or RedisStore
- * for that.
+ * cleanup costs what has expired, not what is stored. Bounded by `maxSessions`. Data is copied
+ * on the way in and out (as JSON text; numbers, booleans and null need no copy). Timers are
+ * `unref()`'d and start at construction; `close()` stops them. Nothing survives a restart: use
+ * FileStore or RedisStore for that.
  *
  * One class over ~300 lines because the `Map`, the expiry heap and the user sets change together
  * in every method (an entry is in all of them or in none), behind one set of private helpers;
@@ -90,7 +90,10 @@ export class MemoryStore implements SessionStore, UserIndexStore {
     const base = this.#base;
     const entry = new Entry(id, record.createdAt - base, this.#clamp(record.expiresAt, now) - base);
     const data = record.data;
-    for (const key of Object.keys(data)) setField(entry, key, JSON.stringify(data[key]));
+    for (const key of Object.keys(data)) {
+      const value = encode(data[key]);
+      if (value !== undefined) setField(entry, key, value);
+    }
     if (!replacing && this.#sessions.size >= this.maxSessions) this.#makeRoom(now);
     this.#sessions.set(id, entry);
     this.#index.push(entry);
@@ -104,10 +107,19 @@ export class MemoryStore implements SessionStore, UserIndexStore {
     if (!entry) return false;
     const set = changes.set;
     if (set) {
-      // Serialize every value before changing anything, so a value JSON refuses changes nothing.
       const keys = Object.keys(set);
-      const jsons = keys.map((key) => JSON.stringify(set[key]));
-      for (let i = 0; i < keys.length; i++) setField(entry, keys[i]!, jsons[i]!);
+      if (keys.length === 1) {
+        const key = keys[0]!;
+        const value = encode(set[key]);
+        if (value !== undefined) setField(entry, key, value);
+      } else {
+        // Encode every value before changing anything, so a value JSON refuses changes nothing.
+        const values = keys.map((key) => encode(set[key]));
+        for (let i = 0; i < keys.length; i++) {
+          const value = values[i];
+          if (value !== undefined) setField(entry, keys[i]!, value);
+        }
+      }
     }
     if (changes.unset) for (const key of changes.unset) unsetField(entry, key);
     this.#moveExpiry(entry, this.#clamp(expiresAt, now));
@@ -154,14 +166,15 @@ export class MemoryStore implements SessionStore, UserIndexStore {
     }
     const keep = move.keep;
     const carried: Record<string, JsonValue> = Object.create(null);
-    const carry = (key: string, json: string) => {
+    const carry = (key: string, value: Stored) => {
       if (!isCarried(key) || (keep !== true && !keep.includes(key))) return;
-      setField(entry, key, json);
-      carried[key] = JSON.parse(json);
+      setField(entry, key, value);
+      carried[key] = decodeValue(value);
     };
-    if (old.key !== undefined) carry(old.key, old.json);
+    if (old.key !== undefined) carry(old.key, old.value);
     const more = old.more;
-    if (more) for (let i = 0; i < more.length; i += 2) carry(more[i]!, more[i + 1]!);
+    if (more)
+      for (let i = 0; i < more.length; i += 2) carry(more[i] as string, more[i + 1] as Stored);
     this.#delete(old);
     if (entry !== existing) {
       this.#sessions.set(newId, entry);
