@@ -340,16 +340,39 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     await this.store.close();
   }
 
-  async #load(state: RequestState, id: string, renewCookie: boolean): Promise<boolean> {
-    let record = await callStore(() => this.store.get(id));
-    const legacy = this.#legacy;
-    if (!record && legacy) {
-      // migrateFrom: a session still in the legacy store moves over now; the cookie is re-sent
-      // with this manager's attributes.
-      const cap = (createdAt: number, now: number) => this.#expiryFor(createdAt, now);
-      record = await callStore(() => legacy.import(id, this.store, cap));
-      renewCookie ||= record !== undefined;
-    }
+  /**
+   * Loads the session `id` into `state`; resolves whether it is live. Written as callbacks on the
+   * store's promise rather than `async`: the common load (no user binding, no renewal due) then
+   * settles in one hop after the store answers, on the path of nearly every request.
+   */
+  #load(state: RequestState, id: string, renewCookie: boolean): Promise<boolean> {
+    return callStore(
+      () => this.store.get(id),
+      (record) =>
+        !record && this.#legacy
+          ? this.#import(state, id, renewCookie)
+          : this.#loaded(state, id, record, renewCookie),
+    );
+  }
+
+  /**
+   * migrateFrom: a session still in the legacy store moves over now; the cookie is re-sent with
+   * this manager's attributes.
+   */
+  async #import(state: RequestState, id: string, renewCookie: boolean): Promise<boolean> {
+    const legacy = this.#legacy!;
+    const cap = (createdAt: number, now: number) => this.#expiryFor(createdAt, now);
+    const record = await callStore(() => legacy.import(id, this.store, cap));
+    return this.#loaded(state, id, record, renewCookie || record !== undefined);
+  }
+
+  /** What a load makes of the stored record; a promise only when a check or renewal must wait. */
+  #loaded(
+    state: RequestState,
+    id: string,
+    record: SessionRecord | undefined,
+    renewCookie: boolean,
+  ): boolean | Promise<boolean> {
     const now = Date.now();
     if (!record || !this.#isLive(record, now)) {
       // Strict mode: an id without a live session is never adopted; the next write makes a new one.
@@ -359,28 +382,56 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     // express-session's cookie, kept by the express-session adapter, is not application data.
     if (Object.hasOwn(record.data, EXPRESS_KEY)) delete record.data[EXPRESS_KEY];
     state.adopt(id, record.data, record.createdAt, record.expiresAt);
-    if (
-      Object.hasOwn(record.data, USER_BINDING_KEY) &&
-      !(await this.#users.admit(state, record.userEpoch))
-    ) {
-      return false;
+    if (Object.hasOwn(record.data, USER_BINDING_KEY)) {
+      return this.#users
+        .admit(state, record.userEpoch)
+        .then((admitted) => admitted && this.#admitted(state, id, record, now, renewCookie));
     }
-    if (this.#options.rolling && !(await this.#renew(state, id, record.createdAt, now))) {
-      state.forget();
-      return false;
+    return this.#admitted(state, id, record, now, renewCookie);
+  }
+
+  /** The rest of a load once the session is adopted: the rolling renewal and the cookie. */
+  #admitted(
+    state: RequestState,
+    id: string,
+    record: SessionRecord,
+    now: number,
+    renewCookie: boolean,
+  ): boolean | Promise<boolean> {
+    if (this.#options.rolling) {
+      const renewal = this.#renew(state, id, record.createdAt, now);
+      if (renewal !== undefined) {
+        return renewal.then((live) => {
+          if (!live) {
+            state.forget();
+            return false;
+          }
+          return this.#loadDone(state, record, renewCookie);
+        });
+      }
     }
+    return this.#loadDone(state, record, renewCookie);
+  }
+
+  #loadDone(state: RequestState, record: SessionRecord, renewCookie: boolean): true {
     if (renewCookie || state.expiresAt !== record.expiresAt) this.#sendCookie(state);
     return true;
   }
 
   /**
-   * Rolling renewal of a session just loaded; resolves `false` when the store says it is gone.
+   * Rolling renewal of a session just loaded; resolves `false` when the store says it is gone,
+   * and is `undefined` when no renewal is due or in flight (most loads: nothing to wait for).
    * Concurrent readers share one renewal (see `Renewals`), and the store's touch is conditional
    * on extending by `touchAfter`, so other processes' renewals are not repeated either. A renewal
    * the store fails to write is reported and the request goes on with the session as loaded:
    * only an explicit write rejects.
    */
-  async #renew(state: RequestState, id: string, createdAt: number, now: number): Promise<boolean> {
+  #renew(
+    state: RequestState,
+    id: string,
+    createdAt: number,
+    now: number,
+  ): Promise<boolean> | undefined {
     const touchAfter = this.#options.touchAfter;
     const known = this.#renewals.latest(id);
     const expiresAt = this.#expiryFor(createdAt, now);
@@ -398,12 +449,13 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
       renewedTo = known.expiresAt;
       renewal = known.done;
     } else {
-      return true;
+      return undefined;
     }
-    const outcome = await renewal;
-    if (outcome === 'gone') return false;
-    if (outcome === 'renewed') state.expiresAt = renewedTo;
-    return true;
+    return renewal.then((outcome) => {
+      if (outcome === 'gone') return false;
+      if (outcome === 'renewed') state.expiresAt = renewedTo;
+      return true;
+    });
   }
 
   #write(state: RequestState, key: string, value: JsonValue | undefined): Promise<void> {
