@@ -456,3 +456,44 @@ describe('MemoryStore: maxAge clamp and close', () => {
     await store.close();
   });
 });
+
+describe('MemoryStore: values read back as JSON carries them', () => {
+  it('numbers, booleans and null as themselves; NaN, Infinity and -0 as JSON makes them; undefined dropped', async () => {
+    const store = quietStore();
+    const id = generateSessionId();
+    const now = Date.now();
+    await store.create(id, {
+      data: { n: 42, f: 1.5, t: true, z: null, nan: Number.NaN, neg: -0 },
+      createdAt: now,
+      expiresAt: now + HOUR,
+    });
+    await store.update(
+      id,
+      { set: { inf: Number.POSITIVE_INFINITY, u: undefined as unknown as null, s: 'text' } },
+      now + HOUR,
+    );
+    const got = await store.get(id);
+    assert.deepEqual({ ...got!.data }, JSON.parse(JSON.stringify({ ...got!.data })));
+    assert.deepEqual(
+      { ...got!.data },
+      { n: 42, f: 1.5, t: true, z: null, nan: null, neg: 0, inf: null, s: 'text' },
+    );
+    assert.ok(Object.is(got!.data.neg, 0), '-0 reads back as 0, as JSON carries it');
+    await store.close();
+  });
+
+  it('an object or array read back is a copy: mutating it changes nothing stored', async () => {
+    const store = quietStore();
+    const id = generateSessionId();
+    const now = Date.now();
+    await store.create(id, {
+      data: { cart: { items: [1] } },
+      createdAt: now,
+      expiresAt: now + HOUR,
+    });
+    const first = await store.get(id);
+    (first!.data.cart as { items: number[] }).items.push(2);
+    assert.deepEqual((await store.get(id))!.data.cart, { items: [1] });
+    await store.close();
+  });
+});
