@@ -76,9 +76,16 @@ export class Signer {
     for (let i = 0; i < this.#secrets.length; i++) {
       const expected = Buffer.from(mac(id, this.#secrets[i]!), 'utf8');
       if (timingSafeEqual(expected, givenBytes)) {
-        const verified: Unsigned = Object.freeze({ id, renew: i > 0 });
+        // A verified value is ASCII (we sign only base64url ids), so latin1 copies it exactly.
+        // The copy matters: `value` is usually a slice of the request's whole Cookie header,
+        // which a remembered slice (or an id cut from it) would keep alive.
+        const own = Buffer.from(value, 'latin1').toString('latin1');
+        const verified: Unsigned = Object.freeze({
+          id: own.slice(PREFIX.length, dot),
+          renew: i > 0,
+        });
         // Only the first secret's values: an older secret's cookie is re-issued right away.
-        if (i === 0) this.#remember(value, verified);
+        if (i === 0) this.#remember(own, verified);
         return verified;
       }
     }
