@@ -144,6 +144,17 @@ describe('PostgresStore cleanup', { skip, timeout: 180_000 }, () => {
     await store.close();
   });
 
+  it('a cleanup() called during a sweep joins it: one sweep, one count', async () => {
+    const { table, store } = await storeOn({ cleanupBatchSize: 10 });
+    await fill(pool, table, 90, 10);
+    const first = store.cleanup();
+    const second = store.cleanup();
+    assert.equal(second, first);
+    assert.equal(await first, 10);
+    assert.equal(await store.cleanup(), 0, 'a later call sweeps again, finding nothing');
+    await store.close();
+  });
+
   it('the timer sweeps by itself, and stops on close()', async () => {
     const { table, store } = await storeOn({ cleanupInterval: 1000 });
     const id = generateSessionId();

@@ -168,8 +168,8 @@ export class PostgresStore implements SessionStore, UserIndexStore {
       const now = Date.now();
       const { rows } = await this.#db.query(this.#sql.page, [after, now, this.#pageSize], false);
       for (const row of rows) {
-        const id = row.id;
-        if (typeof id !== 'string') continue;
+        // A text (or varchar) primary key: never null.
+        const id = row.id as string;
         after = id;
         // Rows written by other programs under ids this library would never issue are skipped.
         if (!isValidSessionId(id)) continue;
@@ -183,7 +183,7 @@ export class PostgresStore implements SessionStore, UserIndexStore {
   /** The number of live sessions (one `count(*)` over the expiry index). */
   async length(): Promise<number> {
     const { rows } = await this.#db.query(this.#sql.count, [Date.now()], false);
-    return Number(rows[0]?.n ?? 0);
+    return Number(rows[0]!.n);
   }
 
   /** Deletes every row of this store's table (and nothing else). */
