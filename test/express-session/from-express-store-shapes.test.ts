@@ -129,3 +129,68 @@ describe('fromExpressStore: a destroyed id stays destroyed', () => {
     );
   });
 });
+
+describe('fromExpressStore: stored values in shapes express-session never writes', () => {
+  it('a value that is not a session object (a string, an array) is no session', async () => {
+    const { store, sessions } = legacy();
+    const adapter = fromExpressStore(store);
+    const text = generateSessionId();
+    const list = generateSessionId();
+    sessions[text] = JSON.stringify('just text');
+    sessions[list] = JSON.stringify([{ cookie: {} }]);
+    assert.equal(await adapter.get(text), undefined);
+    assert.equal(await adapter.get(list), undefined);
+    assert.equal(await adapter.update(text, { set: { a: 1 } }, Date.now() + HOUR), false);
+  });
+
+  it('a cookie that is not an object counts as none: the session lives ttl from the read', async () => {
+    const { store, sessions } = legacy();
+    const adapter = fromExpressStore(store, { ttl: 60_000 });
+    const id = generateSessionId();
+    sessions[id] = JSON.stringify({ cookie: 'expires tomorrow', user: 'ada' });
+    const before = Date.now();
+    const read = await adapter.get(id);
+    assert.equal(read?.data.user, 'ada');
+    assert.ok(read && read.expiresAt >= before + 60_000);
+  });
+
+  it('cookie.expires as a Date object or a number of ms (stores that keep objects) is read as that time', async () => {
+    const at = Date.now() + HOUR;
+    for (const expires of [new Date(at), at]) {
+      const id = generateSessionId();
+      const adapter = fromExpressStore({
+        get: (_sid: string, cb: LegacyCallback) => cb(null, { cookie: { expires }, user: 'ada' }),
+        set: (_sid: string, _s: object, cb: LegacyCallback) => cb(null),
+        destroy: (_sid: string, cb: LegacyCallback) => cb(null),
+      });
+      const read = await adapter.get(id);
+      assert.equal(read?.expiresAt, at);
+      assert.equal(read?.data.user, 'ada');
+    }
+  });
+
+  it('an unreadable cookie.expires (an object) makes the session unusable, not endless', async () => {
+    const adapter = fromExpressStore({
+      get: (_sid: string, cb: LegacyCallback) => cb(null, { cookie: { expires: {} }, user: 'ada' }),
+      set: (_sid: string, _s: object, cb: LegacyCallback) => cb(null),
+      destroy: (_sid: string, cb: LegacyCallback) => cb(null),
+    });
+    assert.equal(await adapter.get(generateSessionId()), undefined);
+  });
+
+  it('a promise-returning store method that rejects without a reason gives StoreUnavailableError with one', async () => {
+    const adapter = fromExpressStore({
+      get: (_sid: string) => Promise.reject(undefined),
+      set: (_sid: string, _s: object) => Promise.resolve(),
+      destroy: (_sid: string) => Promise.resolve(),
+    } as never);
+    await assert.rejects(
+      adapter.get(generateSessionId()),
+      (error: unknown) =>
+        error instanceof StoreUnavailableError &&
+        /rejected without a reason/.test(
+          String((error.cause as Error | undefined)?.message ?? error.message),
+        ),
+    );
+  });
+});

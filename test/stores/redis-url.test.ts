@@ -103,13 +103,16 @@ describe('RedisStore on a Redis without UNLINK', {
   });
 
   it('clear() falls back to DEL and removes every session, twice in a row', async () => {
-    const store = new RedisStore({ url: server.url, prefix: 'sess:' });
-    for (let round = 0; round < 2; round++) {
-      for (let i = 0; i < 3; i++) await store.create(generateSessionId(), record({ i }));
-      assert.equal(await store.length(), 3);
-      await store.clear();
-      assert.equal(await store.length(), 0);
+    const store = new RedisStore({ url: server.url, prefix: randomPrefix('no-unlink') });
+    try {
+      for (let round = 0; round < 2; round++) {
+        for (let i = 0; i < 3; i++) await store.create(generateSessionId(), record({ i }));
+        assert.equal(await store.length(), 3);
+        await store.clear();
+        assert.equal(await store.length(), 0);
+      }
+    } finally {
+      await store.close();
     }
-    await store.close();
   });
 });

@@ -75,25 +75,23 @@ function toTime(value: string): number {
 }
 
 /**
- * HGETALL replies as `[field, value, field, value, …]`: node-redis and RESP2 give that flat array
- * (returned as is, no copy on the hot path); RESP3 gives a Map; ioredis' transformer an object.
+ * HGETALL replies as `[field, value, field, value, …]`: node-redis (RESP2) and ioredis give that
+ * flat array (returned as is, no copy on the hot path); node-redis with RESP3 an object. Both
+ * libraries hand `sendCommand`/`call` replies back as strings, never Buffers.
  */
 function flatPairs(reply: unknown): readonly unknown[] {
   if (Array.isArray(reply)) return reply;
-  if (reply instanceof Map) return [...reply].flat();
   if (reply !== null && typeof reply === 'object') return Object.entries(reply).flat();
   return [];
 }
 
 function asString(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (Buffer.isBuffer(value)) return value.toString('utf8');
-  return undefined;
+  return typeof value === 'string' ? value : undefined;
 }
 
-/** A reply part as text (node-redis with `RESP3` or buffers may hand back a Buffer). */
+/** A reply part as text. */
 export function asText(value: unknown): string {
-  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+  return String(value);
 }
 
 export function parseScanReply(reply: unknown): [string, string[]] {
