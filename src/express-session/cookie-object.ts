@@ -1,3 +1,5 @@
+import { utcString } from './date-text.js';
+
 /**
  * `req.session.cookie` of the drop-in: express-session's `Cookie`, with the same own properties
  * (`path`, `_expires`, `originalMaxAge`, `httpOnly` and whatever options were given), the same
@@ -120,6 +122,8 @@ export class Cookie {
 /** RFC 6265 §4.1.1 token (cookie name) and cookie-octet-free checks for the attributes. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const ATTRIBUTE = /^[\u0020-\u003A\u003C-\u007E]*$/;
+/** The last name and path found valid: every response of an app sends the same ones. */
+const checked = { name: '', path: '' };
 
 /**
  * A `Set-Cookie` value in express-session's attribute order (`Domain`, `Path`, `Expires`,
@@ -127,20 +131,28 @@ const ATTRIBUTE = /^[\u0020-\u003A\u003C-\u007E]*$/;
  * attribute when one could smuggle a `;` or a control character into the header.
  */
 export function serializeCookie(name: string, value: string, data: CookieJson): string {
-  if (!TOKEN.test(name)) throw new TypeError(`cookie name must be a token, got ${name}`);
+  if (name !== checked.name) {
+    if (!TOKEN.test(name)) throw new TypeError(`cookie name must be a token, got ${name}`);
+    checked.name = name;
+  }
   let out = `${name}=${encodeURIComponent(value)}`;
   if (data.domain !== undefined && data.domain !== null) {
     if (!ATTRIBUTE.test(data.domain)) throw new TypeError('cookie.domain is invalid');
     out += `; Domain=${data.domain}`;
   }
   if (data.path) {
-    if (!ATTRIBUTE.test(data.path)) throw new TypeError('cookie.path is invalid');
+    if (data.path !== checked.path) {
+      if (!ATTRIBUTE.test(data.path)) throw new TypeError('cookie.path is invalid');
+      checked.path = data.path;
+    }
     out += `; Path=${data.path}`;
   }
   if (data.expires) {
-    const time = data.expires instanceof Date ? data.expires.valueOf() : Number.NaN;
-    if (!Number.isFinite(time)) throw new TypeError('cookie.expires is invalid');
-    out += `; Expires=${new Date(time).toUTCString()}`;
+    const expires = data.expires;
+    if (!(expires instanceof Date) || !Number.isFinite(expires.getTime())) {
+      throw new TypeError('cookie.expires is invalid');
+    }
+    out += `; Expires=${utcString(expires)}`;
   }
   if (data.httpOnly) out += '; HttpOnly';
   if (data.secure) out += '; Secure';

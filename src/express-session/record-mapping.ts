@@ -30,7 +30,7 @@ export interface ExpressEntry {
 }
 
 /** Attribute order of the stored cookie: fixed, so equal cookies are equal JSON. */
-const COOKIE_KEYS = [
+export const COOKIE_KEYS = [
   'originalMaxAge',
   'partitioned',
   'priority',

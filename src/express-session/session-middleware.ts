@@ -3,7 +3,7 @@ import { InvalidOptionError } from '../errors.js';
 import { generateSessionId } from '../id.js';
 import { Signer } from '../signer.js';
 import { Cookie, serializeCookie } from './cookie-object.js';
-import { createSession, isExpired, type LiveSession } from './load-session.js';
+import { type LiveSession, loadSession } from './load-session.js';
 import { appendSetCookie, beforeHeaders, holdEnd } from './response-hooks.js';
 import {
   SESSION_HOOKS,
@@ -180,8 +180,7 @@ class RequestSession implements SessionHooks {
       return;
     }
     try {
-      if (error || !stored || isExpired(stored)) this.#generate();
-      else this.#inflate(stored as Record<string, unknown>);
+      if (error || !stored || !this.#inflate(stored as Record<string, unknown>)) this.#generate();
     } catch (e) {
       this.#next(e);
       return;
@@ -195,11 +194,14 @@ class RequestSession implements SessionHooks {
     this.#originalHash = fingerprint(this.#current()!);
   }
 
-  #inflate(stored: Record<string, unknown>): void {
-    const sess = createSession(this.#req, stored);
+  /** Puts the stored session on the request; false when it has expired. */
+  #inflate(stored: Record<string, unknown>): boolean {
+    const sess = loadSession(this.#req, stored);
+    if (sess === undefined) return false;
     this.#originalId = this.#req.sessionID;
     this.#originalHash = fingerprint(sess);
     if (!this.#settings.resave) this.#savedHash = this.#originalHash;
+    return true;
   }
 
   #current(): LiveSession | undefined {

@@ -1,7 +1,13 @@
 import { assertJsonValue, assertValidKey, EXPRESS_KEY } from '../data.js';
 import { InvalidSessionDataError } from '../errors.js';
 import type { JsonValue } from '../types.js';
-import { type ExpressEntry, storedCookie } from './record-mapping.js';
+import { parseIso } from './date-text.js';
+import {
+  COOKIE_KEYS,
+  type ExpressEntry,
+  type StoredCookie,
+  storedCookie,
+} from './record-mapping.js';
 
 /**
  * The per-load snapshot that turns express-session's whole-object `set` into a key-level
@@ -24,8 +30,30 @@ class JsonText {
   constructor(readonly text: string) {}
 }
 
+/** The reserved entry as loaded: the stored cookie's attributes and the original id. */
+class ExpressSnapshot {
+  constructor(
+    readonly cookie: StoredCookie,
+    readonly id: string | undefined,
+  ) {}
+
+  /** The reserved entry as it is written. */
+  entry(): ExpressEntry {
+    return this.id === undefined ? { cookie: this.cookie } : { cookie: this.cookie, id: this.id };
+  }
+
+  /** Same attributes (compared one by one: each is a JSON primitive) and the same id. */
+  equals(other: ExpressSnapshot): boolean {
+    if (this.id !== other.id) return false;
+    const a = this.cookie as Record<string, unknown>;
+    const b = other.cookie as Record<string, unknown>;
+    for (const key of COOKIE_KEYS) if (a[key] !== b[key]) return false;
+    return a.expires === b.expires;
+  }
+}
+
 /** One entry as loaded: a JSON primitive as it is, an object as its JSON text. */
-type Entry = string | number | boolean | null | JsonText;
+type Entry = string | number | boolean | null | JsonText | ExpressSnapshot;
 
 /** Key → entry of a record, as it was loaded or last written. */
 export type Snapshot = ReadonlyMap<string, Entry>;
@@ -48,13 +76,6 @@ function entryOfJson(value: unknown): Entry {
   return isPlainPrimitive(value) ? value : new JsonText(JSON.stringify(value));
 }
 
-/** The reserved entry's JSON for a cookie as JSON gives it, and the original id when mapped. */
-function expressText(cookieJson: unknown, originalId: string | undefined): JsonText {
-  const express: ExpressEntry = { cookie: storedCookie(cookieJson) };
-  if (originalId !== undefined) express.id = originalId;
-  return new JsonText(JSON.stringify(express));
-}
-
 /**
  * The snapshot of a session as a store gave it (JSON: data keys plus `cookie`), with the
  * original id for an id the store keeps under another name.
@@ -64,11 +85,11 @@ export function snapshotOfStored(stored: Record<string, unknown>, originalId?: s
   for (const key of Object.keys(stored)) {
     if (key !== 'cookie') snapshot.set(key, entryOfJson(stored[key]));
   }
-  snapshot.set(EXPRESS_KEY, expressText(stored.cookie, originalId));
+  snapshot.set(EXPRESS_KEY, new ExpressSnapshot(storedCookie(stored.cookie), originalId));
   return snapshot;
 }
 
-/** Records what `session` looked like when loaded or last written. */
+/** Records what `session` looked like when loaded. */
 export function attachSnapshot(session: object, snapshot: Snapshot): void {
   Object.defineProperty(session, SNAPSHOT, {
     value: snapshot,
@@ -83,16 +104,17 @@ export function snapshotFrom(session: object): Snapshot | undefined {
   return (session as { [SNAPSHOT]?: Snapshot })[SNAPSHOT];
 }
 
-/** A session read against its snapshot: what to write, and the snapshot after writing it. */
+/** A session read against its snapshot: what to write, and how the snapshot changes with it. */
 export interface SessionChangeSet {
   /** Changed (or, without a snapshot, all) keys with their JSON values, the reserved entry included. */
   set: Record<string, JsonValue>;
   /** Keys of the snapshot the session no longer has. */
   unset: string[];
   changed: boolean;
-  /** The session's `cookie` as JSON gives it (`expires` an ISO string or `null`). */
-  cookie: Record<string, unknown> | undefined;
-  after: Snapshot;
+  /** When the session's cookie expires (ms), `NaN` for a browser-session cookie. */
+  expires: number;
+  /** The new entries of the keys in `set`. */
+  entries: Array<[string, Entry]>;
 }
 
 /**
@@ -108,62 +130,68 @@ export function readChanges(
 ): SessionChangeSet {
   const source = session as Record<string, unknown>;
   const set: Record<string, JsonValue> = Object.create(null);
-  const after = new Map<string, Entry>();
-  let changed = false;
-  let cookie: Record<string, unknown> | undefined;
+  const entries: Array<[string, Entry]> = [];
+  const unset: string[] = [];
+  let cookie: unknown;
   for (const key of Object.keys(source)) {
     const value = source[key];
     if (key === 'cookie') {
-      cookie = roundTrip(value) as Record<string, unknown> | undefined;
+      cookie = value;
       continue;
     }
     const old = before?.get(key);
     if (isPlainPrimitive(value)) {
-      after.set(key, value);
       if (old === value) continue;
       assertValidKey(key);
       set[key] = value;
-      changed = true;
+      entries.push([key, value]);
       continue;
     }
     const text = serialize(value);
     // `undefined`, functions and symbols have no JSON: the key is absent, as in the JSON of the whole.
-    if (text === undefined) continue;
-    if (old instanceof JsonText && old.text === text) {
-      after.set(key, old);
+    if (text === undefined) {
+      if (old !== undefined) unset.push(key);
       continue;
     }
+    if (old instanceof JsonText && old.text === text) continue;
     const json = JSON.parse(text) as JsonValue;
     // A value whose JSON is a primitive (a Date, NaN) compares as that primitive.
-    if (old !== undefined && old === json) {
-      after.set(key, old);
-      continue;
-    }
+    if (old !== undefined && old === json) continue;
     assertValidKey(key);
     assertJsonValue(json, NO_SIZE_LIMIT);
-    after.set(key, entryOfJson(json));
     set[key] = json;
-    changed = true;
+    entries.push([key, entryOfJson(json)]);
   }
-  const express = expressText(cookie, originalId);
+  const { stored, expires } = readCookie(cookie);
+  const express = new ExpressSnapshot(stored, originalId);
   const old = before?.get(EXPRESS_KEY);
-  if (old instanceof JsonText && old.text === express.text) {
-    after.set(EXPRESS_KEY, old);
-  } else {
-    after.set(EXPRESS_KEY, express);
-    set[EXPRESS_KEY] = JSON.parse(express.text) as JsonValue;
-    changed = true;
+  if (!(old instanceof ExpressSnapshot && old.equals(express))) {
+    set[EXPRESS_KEY] = express.entry() as unknown as JsonValue;
+    entries.push([EXPRESS_KEY, express]);
   }
-  const unset: string[] = [];
   if (before !== undefined) {
     for (const key of before.keys()) {
-      if (!after.has(key)) {
+      if (key !== EXPRESS_KEY && !Object.prototype.propertyIsEnumerable.call(source, key)) {
         unset.push(key);
-        changed = true;
       }
     }
   }
-  return { set, unset, changed, cookie, after };
+  return { set, unset, changed: entries.length > 0 || unset.length > 0, expires, entries };
+}
+
+/**
+ * Records `changes` as written: the loaded session's snapshot is updated in place, a new
+ * session gets its first one.
+ */
+export function commitSnapshot(
+  session: object,
+  before: Snapshot | undefined,
+  changes: SessionChangeSet,
+): void {
+  const snapshot = (before as Map<string, Entry> | undefined) ?? new Map<string, Entry>();
+  for (const [key, entry] of changes.entries) snapshot.set(key, entry);
+  for (const key of changes.unset) snapshot.delete(key);
+  if (before === undefined) attachSnapshot(session, snapshot);
 }
 
 /** `JSON.stringify(value)`, refusing what JSON can't hold with a typed error. */
@@ -181,4 +209,49 @@ function serialize(value: unknown): string | undefined {
 function roundTrip(value: unknown): unknown {
   const text = serialize(value);
   return text === undefined ? undefined : JSON.parse(text);
+}
+
+/**
+ * A session's `cookie` as `JSON.parse(JSON.stringify(cookie))` would give it, without the round
+ * trip: its stored attributes, and its expiry in ms (`NaN` when it has none that JSON keeps).
+ */
+function readCookie(cookie: unknown): { stored: StoredCookie; expires: number } {
+  if (cookie === null || typeof cookie !== 'object') {
+    return { stored: storedCookie(roundTrip(cookie)), expires: Number.NaN };
+  }
+  const toJSON = (cookie as { toJSON?: unknown }).toJSON;
+  const data = (typeof toJSON === 'function' ? toJSON.call(cookie) : cookie) as Record<
+    string,
+    unknown
+  >;
+  if (data === null || typeof data !== 'object') {
+    return { stored: storedCookie(roundTrip(data)), expires: Number.NaN };
+  }
+  const stored: Record<string, unknown> = {};
+  for (const key of COOKIE_KEYS) {
+    const value = jsonOf(data[key]);
+    if (value !== undefined) stored[key] = value;
+  }
+  const raw = data.expires;
+  const expires =
+    raw instanceof Date ? raw.getTime() : typeof raw === 'string' ? parseIso(raw) : Number.NaN;
+  // An expiry JSON can't keep (none, an invalid Date) marks a browser-session cookie.
+  if (raw === null || raw === undefined || (raw instanceof Date && Number.isNaN(expires))) {
+    stored.expires = null;
+  }
+  return { stored, expires };
+}
+
+/** What JSON makes of one attribute value: primitives as they are, non-finite numbers `null`. */
+function jsonOf(value: unknown): unknown {
+  if (value === undefined || value === null) return value;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value : null;
+    default:
+      return roundTrip(value);
+  }
 }

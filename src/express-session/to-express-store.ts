@@ -3,10 +3,17 @@ import { InvalidOptionError, SessionCollisionError, SessionDestroyedError } from
 import { isSessionStore } from '../stores/create-store.js';
 import { type SessionRecord, type SessionStore, USER_BINDING_KEY } from '../types.js';
 import { settle } from './callback-bridge.js';
+import { isoString } from './date-text.js';
 import { storeIdOf } from './id-map.js';
 import { requireFromHere } from './optional-require.js';
 import { dataOf, type ExpressEntry, entriesOf, expressEntry, toJson } from './record-mapping.js';
-import { attachSnapshot, readChanges, snapshotFrom, snapshotOfStored } from './snapshot.js';
+import {
+  attachSnapshot,
+  commitSnapshot,
+  readChanges,
+  snapshotFrom,
+  snapshotOfStored,
+} from './snapshot.js';
 import { Store } from './store-base.js';
 import type {
   ExpressCookieJson,
@@ -145,10 +152,10 @@ function defineAdapter(Base: StoreBase) {
 
     #toSession(record: SessionRecord, express: ExpressEntry | undefined): ExpressSessionData {
       const cookie: ExpressCookieJson = express
-        ? ({ ...express.cookie } as ExpressCookieJson)
+        ? (Object.assign({}, express.cookie) as ExpressCookieJson)
         : { originalMaxAge: this.#maxAge, path: '/', httpOnly: true };
       // The record's expiry is the truth: a touch or a store-side bound moves it.
-      cookie.expires = cookie.expires === null ? null : new Date(record.expiresAt).toISOString();
+      cookie.expires = cookie.expires === null ? null : isoString(record.expiresAt);
       const session: ExpressSessionData = { cookie };
       for (const key of Object.keys(record.data)) {
         if (key !== EXPRESS_KEY && key !== USER_BINDING_KEY) session[key] = record.data[key];
@@ -163,13 +170,10 @@ function defineAdapter(Base: StoreBase) {
         await this.#replace(id, mapped ? sid : undefined, session);
         return;
       }
-      const { set, unset, changed, cookie, after } = readChanges(
-        session,
-        before,
-        mapped ? sid : undefined,
-      );
+      const changes = readChanges(session, before, mapped ? sid : undefined);
+      const { set, unset, changed, expires } = changes;
       const now = Date.now();
-      const expiresAt = this.#expiryOf(cookie, now);
+      const expiresAt = Number.isFinite(expires) ? expires : now + this.#maxAge;
       if (expiresAt <= now) {
         // An already expired cookie: the session ends (as connect-redis does).
         await this.store.destroy(id);
@@ -186,7 +190,7 @@ function defineAdapter(Base: StoreBase) {
           'a live session already has this id; a new session never takes over another one (check genid)',
         );
       }
-      attachSnapshot(session, after);
+      commitSnapshot(session, before, changes);
     }
 
     /**

@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import realSession from 'express-session';
-import dropIn, { toExpressStore } from '../../src/express-session/index.js';
+import dropIn, {
+  type ExpressSessionData,
+  toExpressStore,
+} from '../../src/express-session/index.js';
 import { MemoryStore, type SessionChanges } from '../../src/index.js';
 import { Signer } from '../../src/signer.js';
 import { Client, listen } from '../helpers/http.js';
@@ -49,7 +52,13 @@ function app(session: Factory, store: MemoryStore): express.Express {
     }),
   );
   a.get('/init', (req, res) => {
-    Object.assign(sess(req), { n: 1, profile: { name: 'a', tags: ['x'] }, when: WHEN, gone: 'y' });
+    Object.assign(sess(req), {
+      n: 1,
+      profile: { name: 'a', tags: ['x'] },
+      when: WHEN,
+      gone: 'y',
+      blank: 'z',
+    });
     res.json({ id: req.sessionID });
   });
   a.get('/bump', (req, res) => {
@@ -66,6 +75,7 @@ function app(session: Factory, store: MemoryStore): express.Express {
   });
   a.get('/drop', (req, res) => {
     delete sess(req).gone;
+    sess(req).blank = undefined;
     sess(req).fn = () => 1;
     res.json({});
   });
@@ -103,6 +113,7 @@ for (const [label, session] of [
           profile: { name: 'a', tags: ['x', 'z'] },
           when: WHEN.toISOString(),
           gone: 'y',
+          blank: 'z',
         });
       } finally {
         await server.close();
@@ -116,10 +127,11 @@ for (const [label, session] of [
         const client = new Client(server.url);
         await client.get('/init');
         await client.get('/drop');
-        assert.deepEqual(updates[0]!.unset, ['gone']);
+        assert.deepEqual([...(updates[0]!.unset ?? [])].sort(), ['blank', 'gone']);
         assert.deepEqual(Object.keys(updates[0]!.set ?? {}), []);
         const data = (await client.get('/data')).json<Record<string, unknown>>();
         assert.equal('gone' in data, false);
+        assert.equal('blank' in data, false);
         assert.equal('fn' in data, false);
       } finally {
         await server.close();
@@ -161,6 +173,126 @@ describe('toExpressStore set of a session loaded through it', () => {
     assert.equal((error as { code?: string }).code, 'INVALID_SESSION_DATA');
     assert.match(String(error), /JSON-serializable/);
     assert.deepEqual((await store.get(sid))?.data.n, 1);
+  });
+});
+
+describe('toExpressStore calls', () => {
+  const call = <T>(fn: (cb: (error: unknown, value?: T) => void) => void) =>
+    new Promise<[unknown, T | undefined]>((resolve) => fn((e, v) => resolve([e, v])));
+
+  it("give back each record's expiry as the exact ISO string, whatever its milliseconds", async () => {
+    const { store } = recordingStore();
+    const adapter = toExpressStore(store);
+    const second = Math.floor(Date.now() / 1000) * 1000 + 3_600_000;
+    for (const [i, milli] of [5, 50, 500, 0].entries()) {
+      const sid = `some-session-id-00000000${i}`;
+      const expiresAt = second + milli;
+      await store.create(sid, { data: { n: i }, createdAt: Date.now(), expiresAt });
+      const [, session] = await call<ExpressSessionData | null>((cb) => adapter.get(sid, cb));
+      assert.equal(session?.cookie.expires, new Date(expiresAt).toISOString());
+    }
+  });
+
+  it('refuse an id that is no id with a typed error, on destroy too', async () => {
+    const adapter = toExpressStore(recordingStore().store);
+    const [error] = await call((cb) => adapter.destroy('', cb));
+    assert.equal((error as { code?: string }).code, 'INVALID_SESSION_ID');
+  });
+
+  it('a session loaded under one custom id and saved under another creates nothing', async () => {
+    const { store } = recordingStore();
+    const adapter = toExpressStore(store);
+    const cookie = { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() };
+    await call((cb) => adapter.set('apple', { n: 1, cookie } as never, cb));
+    const [, loaded] = await call<Record<string, unknown>>((cb) => adapter.load('apple', cb));
+    loaded!.n = 2;
+    const [error] = await call((cb) => adapter.set('banana', loaded as never, cb));
+    assert.equal(error, null);
+    const [, banana] = await call((cb) => adapter.get('banana', cb));
+    assert.equal(banana, null);
+    const [, apple] = await call<ExpressSessionData | null>((cb) => adapter.get('apple', cb));
+    assert.equal(apple?.n, 1);
+  });
+
+  it('a value whose toJSON throws a non-Error is refused, naming what it threw', async () => {
+    const { store } = recordingStore();
+    const adapter = toExpressStore(store);
+    const sid = 'some-session-id-222222222';
+    const cookie = { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() };
+    await call((cb) => adapter.set(sid, { n: 1, cookie } as never, cb));
+    const [, loaded] = await call<Record<string, unknown>>((cb) => adapter.load(sid, cb));
+    loaded!.odd = {
+      toJSON() {
+        throw 'no JSON here';
+      },
+    };
+    const [error] = await call((cb) => adapter.set(sid, loaded as never, cb));
+    assert.equal((error as { code?: string }).code, 'INVALID_SESSION_DATA');
+    assert.match(String(error), /no JSON here/);
+  });
+});
+
+describe("toExpressStore set of a loaded session's cookie, read as its JSON", () => {
+  const sid = 'some-session-id-111111111';
+  const minute = () => ({
+    originalMaxAge: 60_000,
+    expires: new Date(Date.now() + 60_000).toISOString(),
+  });
+  const call = <T>(fn: (cb: (error: unknown, value?: T) => void) => void) =>
+    new Promise<T | undefined>((resolve, reject) =>
+      fn((error, value) => (error ? reject(error) : resolve(value))),
+    );
+
+  async function loaded(adapter: ReturnType<typeof toExpressStore>) {
+    await call((cb) => adapter.set(sid, { n: 1, cookie: minute() } as never, cb));
+    return (await call<Record<string, unknown> & { cookie: Record<string, unknown> }>((cb) =>
+      adapter.load(sid, cb),
+    ))!;
+  }
+
+  it('a plain cookie object: its ISO expires is the expiry, NaN and object attributes as JSON', async () => {
+    const { store } = recordingStore();
+    const adapter = toExpressStore(store);
+    const session = await loaded(adapter);
+    const expires = new Date(Date.now() + 120_000);
+    session.cookie = {
+      expires: expires.toISOString(),
+      originalMaxAge: Number.NaN,
+      domain: new String('example.com'),
+      priority: () => 'high',
+    };
+    await call((cb) => adapter.set(sid, session as never, cb));
+    assert.equal((await store.get(sid))?.expiresAt, expires.getTime());
+    const back = (await call<ExpressSessionData | null>((cb) => adapter.get(sid, cb)))!;
+    assert.equal(back.cookie.originalMaxAge, null);
+    assert.equal(back.cookie.domain, 'example.com');
+    assert.equal('priority' in back.cookie, false);
+  });
+
+  it('an invalid Date, no cookie, or a toJSON giving no object: a browser-session cookie of maxAge', async () => {
+    const { store } = recordingStore();
+    const adapter = toExpressStore(store, { maxAge: 30_000 });
+    const cases: Array<[(s: Record<string, unknown>) => void, 'browser-session' | 'dated']> = [
+      [
+        (s) => Object.assign(s.cookie as object, { expires: new Date('not a date') }),
+        'browser-session',
+      ],
+      [(s) => Object.assign(s, { cookie: 'none' }), 'dated'],
+      [(s) => Object.assign(s, { cookie: { toJSON: () => 5 } }), 'dated'],
+    ];
+    for (const [broken, kind] of cases) {
+      const session = await loaded(adapter);
+      broken(session);
+      const before = Date.now();
+      await call((cb) => adapter.set(sid, session as never, cb));
+      const record = await store.get(sid);
+      assert.ok(
+        record && record.expiresAt >= before + 30_000 && record.expiresAt <= Date.now() + 30_000,
+      );
+      assert.equal(record.data.n, 1);
+      const back = (await call<ExpressSessionData | null>((cb) => adapter.get(sid, cb)))!;
+      assert.equal(back.cookie.expires === null, kind === 'browser-session', kind);
+    }
   });
 });
 
@@ -277,6 +409,59 @@ describe('the drop-in over a store that builds express-session sessions', () => 
       assert.equal((await client.get('/reload-save')).body, 'saved');
       assert.equal(sets, 2, 'saved once by the route, not again at the end');
       assert.equal((await client.get('/reload-lost')).body, 'failed to load session');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('the drop-in over a store that keeps objects, not JSON', () => {
+  it('reads a Date cookie.expires as it is, and does not adopt a session it says has expired', async () => {
+    const sessions = new Map<string, Record<string, unknown>>();
+    const store = {
+      get: (sid: string, cb: (e: unknown, s?: object | null) => void) =>
+        cb(null, sessions.get(sid) ?? null),
+      set: (
+        sid: string,
+        s: { cookie: { expires?: Date; originalMaxAge: number | null } },
+        cb?: () => void,
+      ) => {
+        const { cookie, ...data } = s;
+        sessions.set(sid, {
+          ...data,
+          cookie: { originalMaxAge: cookie.originalMaxAge, expires: cookie.expires },
+        });
+        cb?.();
+      },
+      destroy: (sid: string, cb?: () => void) => {
+        sessions.delete(sid);
+        cb?.();
+      },
+    };
+    const a = express();
+    a.use(
+      dropIn({
+        store,
+        secret: 's',
+        resave: false,
+        saveUninitialized: false,
+        cookie: { maxAge: 60_000 },
+      }),
+    );
+    a.get('/', (req, res) => {
+      sess(req).n = ((sess(req).n as number | undefined) ?? 0) + 1;
+      res.json({ n: sess(req).n, id: req.sessionID });
+    });
+    const server = await listen(a);
+    try {
+      const client = new Client(server.url);
+      const { id } = (await client.get('/')).json<{ id: string }>();
+      assert.ok((sessions.get(id)!.cookie as { expires: unknown }).expires instanceof Date);
+      assert.equal((await client.get('/')).json<{ n: number }>().n, 2);
+      (sessions.get(id)!.cookie as { expires: Date }).expires = new Date(Date.now() - 1);
+      const after = (await client.get('/')).json<{ n: number; id: string }>();
+      assert.equal(after.n, 1);
+      assert.notEqual(after.id, id);
     } finally {
       await server.close();
     }
