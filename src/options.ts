@@ -74,13 +74,13 @@ export interface SessionManagerOptions<S extends SessionStore = SessionStore> {
    */
   touchAfter?: number;
   /**
-   * How a `set` renews the idle lifetime. `'always'`: every write moves the expiry to
-   * `now + maxAge` and re-sends the cookie. `'touchAfter'`: only a write that extends the expiry
+   * How a `set` renews the idle lifetime. `'touchAfter'`: only a write that extends the expiry
    * by at least `touchAfter` moves it and re-sends the cookie, like a rolling read; the others
    * write the data and send no `Set-Cookie` (the costliest header of a response), and the
    * session's idle timeout then runs at most `touchAfter` short of `maxAge` since the last
-   * request (the store's expiry and the browser's cookie always agree).
-   * @default 'always'
+   * request (the store's expiry and the browser's cookie always agree). `'always'`: every write
+   * moves the expiry to `now + maxAge` and re-sends the cookie.
+   * @default 'touchAfter'
    */
   renewOnWrite?: 'always' | 'touchAfter';
   /**
@@ -129,7 +129,7 @@ export const MANAGER_DEFAULTS = {
   cookieName: 'sid',
   maxAge: 86_400_000,
   rolling: true,
-  renewOnWrite: 'always',
+  renewOnWrite: 'touchAfter',
   maxValueBytes: 262_144,
 } as const;
 

@@ -38,8 +38,9 @@ export interface UserSessionInfo {
   expiresAt: number;
   /**
    * When it was last renewed, derived from its expiry (`expiresAt - maxAge`), so it costs no write
-   * of its own: its granularity is the renewal's (`touchAfter` for read-only traffic, every
-   * `set`). Never before `createdAt`; near an absolute cap it may read earlier than the truth.
+   * of its own: its granularity is the renewal's (`touchAfter`; every `set` under
+   * `renewOnWrite: 'always'`). Never before `createdAt`; near an absolute cap it may read earlier
+   * than the truth.
    */
   lastSeenAt: number;
   /** This is the session of the request given as `current`. */

@@ -1,6 +1,6 @@
 /**
- * `renewOnWrite`: with `'always'` (the default) every write renews the expiry and re-sends the
- * cookie; with `'touchAfter'` a write renews only when that extends the expiry by `touchAfter`,
+ * `renewOnWrite`: with `'always'` every write renews the expiry and re-sends the cookie; with
+ * `'touchAfter'` (the default) a write renews only when that extends the expiry by `touchAfter`,
  * and the store's expiry and the cookie's Expires stay equal — over real HTTP, MemoryStore.
  */
 import assert from 'node:assert/strict';
@@ -46,9 +46,9 @@ async function serve(renewOnWrite?: 'always' | 'touchAfter') {
 }
 
 describe('renewOnWrite', () => {
-  it("'always' (default): every write re-sends the cookie with the renewed expiry", async (t) => {
+  it("'always': every write re-sends the cookie with the renewed expiry", async (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
-    const { client, stored } = await serve();
+    const { client, stored } = await serve('always');
     await client.get('/');
     t.mock.timers.tick(1000);
     const second = await client.get('/');
@@ -58,28 +58,33 @@ describe('renewOnWrite', () => {
     assert.equal(Math.floor(expiresOf(cookie)! / 1000), Math.floor((await stored()) / 1000));
   });
 
-  it("'touchAfter': writes within touchAfter keep the expiry and send no cookie; a later one renews both", async (t) => {
-    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
-    const { client, stored } = await serve('touchAfter');
-    const first = await client.get('/');
-    const created = expiresOf(first.cookiesNamed('sid')[0]!)!;
-    const expiryAtCreate = await stored();
-    for (let visit = 2; visit <= 4; visit++) {
-      t.mock.timers.tick(TOUCH_AFTER / 4);
-      const reply = await client.get('/');
-      assert.equal(reply.body, `visits=${visit}`, 'every write lands');
-      assert.deepEqual(reply.cookiesNamed('sid'), [], 'no Set-Cookie within touchAfter');
-      assert.equal(reply.headers.get('cache-control'), null, 'no no-store without a cookie');
-      assert.equal(await stored(), expiryAtCreate, 'the stored expiry stays with the cookie');
-    }
-    t.mock.timers.tick(TOUCH_AFTER / 4 + 1000);
-    const renewed = await client.get('/');
-    assert.equal(renewed.body, 'visits=5');
-    const [cookie] = renewed.cookiesNamed('sid');
-    assert.ok(cookie, 'a write past touchAfter re-sends the cookie');
-    assert.ok(expiresOf(cookie)! >= created + TOUCH_AFTER, 'with a later Expires');
-    assert.equal(Math.floor(expiresOf(cookie)! / 1000), Math.floor((await stored()) / 1000));
-  });
+  for (const [name, option] of [
+    ["'touchAfter'", 'touchAfter'],
+    ['the default', undefined],
+  ] as const) {
+    it(`${name}: writes within touchAfter keep the expiry and send no cookie; a later one renews both`, async (t) => {
+      t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+      const { client, stored } = await serve(option);
+      const first = await client.get('/');
+      const created = expiresOf(first.cookiesNamed('sid')[0]!)!;
+      const expiryAtCreate = await stored();
+      for (let visit = 2; visit <= 4; visit++) {
+        t.mock.timers.tick(TOUCH_AFTER / 4);
+        const reply = await client.get('/');
+        assert.equal(reply.body, `visits=${visit}`, 'every write lands');
+        assert.deepEqual(reply.cookiesNamed('sid'), [], 'no Set-Cookie within touchAfter');
+        assert.equal(reply.headers.get('cache-control'), null, 'no no-store without a cookie');
+        assert.equal(await stored(), expiryAtCreate, 'the stored expiry stays with the cookie');
+      }
+      t.mock.timers.tick(TOUCH_AFTER / 4 + 1000);
+      const renewed = await client.get('/');
+      assert.equal(renewed.body, 'visits=5');
+      const [cookie] = renewed.cookiesNamed('sid');
+      assert.ok(cookie, 'a write past touchAfter re-sends the cookie');
+      assert.ok(expiresOf(cookie)! >= created + TOUCH_AFTER, 'with a later Expires');
+      assert.equal(Math.floor(expiresOf(cookie)! / 1000), Math.floor((await stored()) / 1000));
+    });
+  }
 
   it('rejects anything else with a typed error naming the option', () => {
     assert.throws(
