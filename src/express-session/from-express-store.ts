@@ -20,8 +20,9 @@
  * The wrapped store is never mutated (no method replaced, no property set) and never closed: an
  * express-session app may share it during a migration.
  *
- * (Over 300 lines: one class whose methods share the per-id lock and the destroyed ids, and
- * whose doc comments state what each emulation gives up.)
+ * The options and capabilities are in `from-express-store-options.ts`, how a store is listed in
+ * `express-store-listing.ts`; what stays here is the one class whose methods share the per-id
+ * lock and the destroyed ids.
  */
 import {
   InvalidSessionDataError,
@@ -57,51 +58,18 @@ import type {
 } from '../types.js';
 import { intervalMs, lifetimeMs, optionalFunction, optionsObject, refuse } from '../validate.js';
 import { DestroyedIds } from './destroyed-ids.js';
+import { listIds, normalizeAll } from './express-store-listing.js';
+import {
+  EXPRESS_STORE_CAPABILITIES,
+  type ExpressStoreEntry,
+  type FromExpressStoreOptions,
+} from './from-express-store-options.js';
 
-/** Options of {@link fromExpressStore}. */
-export interface FromExpressStoreOptions {
-  /**
-   * Longest wait, in ms, for one call of the wrapped store (its callback or promise); past it the
-   * call fails with `StoreUnavailableError`, so a store that never calls back can't hang a
-   * request.
-   * @default 5000
-   */
-  timeout?: number;
-  /**
-   * Lifetime in ms given to a stored session whose cookie has no `expires` (a browser-session
-   * cookie), counted from each read. Keep it at most the manager's `maxAge`.
-   * @default 86400000 (one day, as connect-redis and connect-pg-simple assume)
-   */
-  ttl?: number;
-  /**
-   * Cookie attributes stored with the sessions this adapter creates, which is what an
-   * express-session app sharing the store sends for them. Sessions that already have a cookie
-   * keep theirs.
-   * @default { path: '/', httpOnly: true }
-   */
-  cookie?: LegacyCookieOptions;
-  /**
-   * Receives `InvalidSessionDataError`s for data keys of stored sessions that were dropped on
-   * read (reserved keys, values JSON can't hold). It must not throw.
-   * @default a process warning
-   */
-  onError?: BackgroundErrorHandler;
-}
-
-/** One stored session as a listing sees it: `record` is `undefined` when it can't be used. */
-export interface ExpressStoreEntry {
-  id: string;
-  record: SessionRecord | undefined;
-}
-
-/** What an express-session store gives, stated for the manager and the application. */
-export const EXPRESS_STORE_CAPABILITIES: StoreCapabilities = Object.freeze({
-  atomicCreate: 'process',
-  keyLevelUpdate: 'process',
-  noResurrection: 'process',
-  streamingAll: false,
-  userIndex: false,
-});
+export {
+  EXPRESS_STORE_CAPABILITIES,
+  type ExpressStoreEntry,
+  type FromExpressStoreOptions,
+} from './from-express-store-options.js';
 
 /** How long a destroyed id is refused, at least (ms); four timeouts when that is longer. */
 const DESTROYED_MIN_MS = 60_000;
@@ -214,7 +182,7 @@ export class ExpressStoreAdapter implements SessionStore {
         return;
       }
     }
-    const ids = await this.#ids();
+    const ids = await listIds(this.source, (method) => this.#call(method, []));
     for (let i = 0; i < ids.length; i += READ_CONCURRENCY) {
       const batch = ids.slice(i, i + READ_CONCURRENCY);
       const values = await Promise.all(
@@ -227,37 +195,6 @@ export class ExpressStoreAdapter implements SessionStore {
         if (entry) yield entry;
       }
     }
-  }
-
-  /**
-   * The ids of a store whose `all()` can't be used: its `ids()` (connect-redis, memorystore), or
-   * session-file-store's `list()` of file names, which end in its `options.fileExtension`.
-   */
-  async #ids(): Promise<string[]> {
-    const store = this.source as ExpressStoreLike & { options?: { fileExtension?: unknown } };
-    if (typeof store.ids === 'function') {
-      const ids = await this.#call('ids', []);
-      if (!Array.isArray(ids)) {
-        throw new StoreUnavailableError("the express-session store's ids() gave no array");
-      }
-      return ids.map(String);
-    }
-    const extension = store.options?.fileExtension;
-    if (typeof store.list === 'function' && typeof extension === 'string' && extension !== '') {
-      const files = await this.#call('list', []);
-      if (!Array.isArray(files)) {
-        throw new StoreUnavailableError("the express-session store's list() gave no array");
-      }
-      return files
-        .map(String)
-        .filter((file) => file.endsWith(extension))
-        .map((file) => file.slice(0, -extension.length));
-    }
-    throw new NotSupportedError(
-      typeof store.all === 'function'
-        ? "the express-session store's all() gives sessions without their ids, and it has no ids(); it can't be listed"
-        : 'the express-session store has no all() method, so its sessions cannot be listed',
-    );
   }
 
   async length(): Promise<number> {
@@ -368,30 +305,4 @@ export function fromExpressStore(
   options?: FromExpressStoreOptions,
 ): ExpressStoreAdapter {
   return new ExpressStoreAdapter(store, options);
-}
-
-/**
- * `[id, session]` pairs of what `all()` gave: an object keyed by id, or an array of sessions
- * carrying `id` or `sid` (removed from the data). `undefined` when an item has no id.
- */
-function normalizeAll(result: unknown): Array<[string, unknown]> | undefined {
-  if (result === undefined || result === null) return [];
-  if (typeof result !== 'object') {
-    throw new StoreUnavailableError(
-      "the express-session store's all() gave neither an object nor an array",
-    );
-  }
-  if (!Array.isArray(result)) return Object.entries(result);
-  const pairs: Array<[string, unknown]> = [];
-  for (const item of result) {
-    if (item === null || typeof item !== 'object') return undefined;
-    const session = { ...(item as Record<string, unknown>) };
-    const field =
-      typeof session.id === 'string' ? 'id' : typeof session.sid === 'string' ? 'sid' : undefined;
-    if (field === undefined) return undefined;
-    const id = session[field] as string;
-    delete session[field];
-    pairs.push([id, session]);
-  }
-  return pairs;
 }
