@@ -43,6 +43,7 @@ import type {
 } from '../../types.js';
 import { sweep } from './cleanup.js';
 import { directoryStillThere, prepareDirectory } from './directory.js';
+import { cachedRecord, FileCache, unchanged } from './file-cache.js';
 import { FileCodec, isTime, SESSION_FILE } from './format.js';
 import { closeQuietly, defaultFs, errorCode, type FileStoreFs, listNames } from './fs.js';
 import {
@@ -107,6 +108,8 @@ export class FileStore implements SessionStore, UserIndexStore {
   #closed = false;
   #sweeping: Promise<number> | undefined;
   readonly #users: FileUserIndex;
+  /** Recently seen session files, validated by their stat (single process, local files only). */
+  readonly #cache: FileCache | undefined;
 
   constructor(options: FileStoreOptions = {}) {
     const resolved = resolveFileStoreOptions(options);
@@ -125,6 +128,10 @@ export class FileStore implements SessionStore, UserIndexStore {
       options.fs === undefined &&
       !resolved.multiProcess &&
       !resolved.fsync;
+    this.#cache =
+      resolved.syncIO && options.fs === undefined && !resolved.multiProcess
+        ? new FileCache()
+        : undefined;
     this.#io = {
       fs: this.#fs,
       dir: this.path,
@@ -155,9 +162,26 @@ export class FileStore implements SessionStore, UserIndexStore {
     this.#assertOpen();
     const name = this.#codec.fileName(id);
     if (!this.#dirReady) await this.#prepare();
+    const cache = this.#cache;
+    const known = cache?.get(name);
+    if (known !== undefined) {
+      // One lstat instead of open/fstat/read/close; any error leaves it to the full read.
+      const stat = await this.#io.fs.lstatIfExists(join(this.path, name)).catch(() => null);
+      if (stat === undefined) {
+        cache?.delete(name);
+        return undefined;
+      }
+      if (stat !== null && unchanged(known, stat)) {
+        return known.expiresAt > Date.now() ? cachedRecord(known) : undefined;
+      }
+      cache?.delete(name);
+    }
+    const writes = cache?.writes;
     const result = await readSessionFile(this.#io, name);
-    if (result.state === 'ok')
+    if (result.state === 'ok') {
+      if (cache?.writes === writes) cache?.set(name, result.stat, result.id, result.record);
       return result.record.expiresAt > Date.now() ? result.record : undefined;
+    }
     if (result.state === 'corrupt') await this.#quarantine(name);
     return undefined;
   }
@@ -209,6 +233,7 @@ export class FileStore implements SessionStore, UserIndexStore {
       try {
         // The forward first: a crash before the old file goes leaves both, still linked.
         await writeForward(this.#bulkIo, oldName, newName, move.forwardUntil);
+        this.#cache?.delete(oldName);
         await removeSessionFile(this.#bulkIo, oldName);
       } catch (error) {
         if (move.into !== 'existing')
@@ -257,6 +282,7 @@ export class FileStore implements SessionStore, UserIndexStore {
   /** Removes the session file `name` and, while its forward lasts, the session it moved to. */
   async #destroyFile(name: string): Promise<void> {
     await this.#exclusive(name, async () => {
+      this.#cache?.delete(name);
       await removeSessionFile(this.#io, name);
       const movedTo = await takeForward(this.#io, name);
       if (movedTo !== undefined) await this.#destroyFile(movedTo);
@@ -429,6 +455,7 @@ export class FileStore implements SessionStore, UserIndexStore {
 
   /** Runs `fn` alone for this session: in-process queue, plus the lock file with multiProcess. */
   #exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#cache) this.#cache.writes++;
     if (!this.multiProcess) return this.#queue.run(name, fn);
     return this.#queue.run(name, () =>
       // A lock file that can't be created (ENOSPC, EROFS, …) is a failed write.
@@ -452,7 +479,8 @@ export class FileStore implements SessionStore, UserIndexStore {
     const clamped = this.#clamp(expiresAt);
     if (!this.#dirReady) await this.#prepare();
     return this.#exclusive(name, async () => {
-      const current = await readSessionFile(this.#io, name, this.#inPlace);
+      const cache = this.#cache;
+      const current = await readSessionFile(this.#io, name, this.#inPlace, cache?.get(name));
       if (current.state === 'corrupt') await this.#moveAside(name, current.reason);
       if (current.state !== 'ok') return false;
       try {
@@ -468,8 +496,13 @@ export class FileStore implements SessionStore, UserIndexStore {
         // In place only into a private file the new content fits; else through a new 0600 file.
         const { fd, size } = current;
         if (fd !== undefined && current.private && bytes.length <= size && size <= IN_PLACE_LIMIT) {
+          cache?.delete(name);
           try {
             await writeSessionFileInPlace(this.#io, fd, bytes, size, clamped);
+            if (cache) {
+              const record = { data, createdAt, expiresAt: clamped };
+              cache.set(name, await this.#io.fs.fstat(fd), id, record);
+            }
             return true;
           } catch (error) {
             throw asWriteError(error);
@@ -501,6 +534,7 @@ export class FileStore implements SessionStore, UserIndexStore {
    * journal work (0.1–1 ms on ext4) better done on the thread pool than on the event loop.
    */
   async #write(name: string, bytes: Buffer, expiresAt: number, exclusive: boolean) {
+    this.#cache?.delete(name);
     try {
       try {
         return await writeSessionFile(this.#bulkIo, name, bytes, expiresAt, exclusive);
@@ -536,6 +570,7 @@ export class FileStore implements SessionStore, UserIndexStore {
 
   /** Under the lock: moves an invalid file aside and reports it. */
   async #moveAside(name: string, reason: string): Promise<void> {
+    this.#cache?.delete(name);
     if (!(await moveAside(this.#io, name))) return;
     const message = `FileStore moved an invalid session file aside to ${name}.corrupt (${reason})`;
     reportBackgroundError(this.#onError, new Error(message));
@@ -565,6 +600,7 @@ export class FileStore implements SessionStore, UserIndexStore {
       onError,
       remove: (name, now) =>
         this.#exclusive(name, async () => {
+          this.#cache?.delete(name);
           if (everything) return removeSessionFile(this.#bulkIo, name);
           const current = await readSessionFile(this.#bulkIo, name);
           if (current.state === 'corrupt') await this.#moveAside(name, current.reason);

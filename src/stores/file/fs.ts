@@ -38,6 +38,8 @@ export interface FileStoreFs {
   unlink(path: string): Promise<void>;
   mkdir(path: string, options: { recursive: true; mode: number }): Promise<unknown>;
   lstat(path: string): Promise<Stats>;
+  /** `lstat`, resolving `undefined` when nothing is at `path` (no error object on a miss). */
+  lstatIfExists(path: string): Promise<Stats | undefined>;
   chmod(path: string, mode: number): Promise<void>;
   /** Times in seconds since the epoch; never follows a symlink. */
   lutimes(path: string, atime: number, mtime: number): Promise<void>;
@@ -71,6 +73,12 @@ export const defaultFs: FileStoreFs = {
   unlink: (path) => call<void>((done) => nodeFs.unlink(path, done)),
   mkdir: (path, options) => call((done) => nodeFs.mkdir(path, options, done)),
   lstat: (path) => call((done) => nodeFs.lstat(path, done)),
+  lstatIfExists: (path) =>
+    call<Stats | undefined>((done) =>
+      nodeFs.lstat(path, (error, stat) =>
+        error?.code === 'ENOENT' ? done(null, undefined) : done(error, stat),
+      ),
+    ),
   chmod: (path, mode) => call<void>((done) => nodeFs.chmod(path, mode, done)),
   lutimes: (path, atime, mtime) => call<void>((done) => nodeFs.lutimes(path, atime, mtime, done)),
   opendir: (path, options) => call((done) => nodeFs.opendir(path, options, done)),
@@ -111,6 +119,7 @@ export const syncFs: FileStoreFs = {
   rename: (from, to) => now(() => nodeFs.renameSync(from, to)),
   link: (existing, newPath) => now(() => nodeFs.linkSync(existing, newPath)),
   unlink: (path) => now(() => nodeFs.unlinkSync(path)),
+  lstatIfExists: (path) => now(() => nodeFs.lstatSync(path, { throwIfNoEntry: false })),
 };
 
 export const READ_FLAGS =

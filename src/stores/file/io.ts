@@ -13,9 +13,12 @@
  *
  * Small rewrite: see `writeSessionFileInPlace`, a single one-page `write` into the existing file.
  */
+
+import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { SessionError, StoreUnavailableError, StoreWriteError } from '../../errors.js';
 import type { SessionRecord } from '../../types.js';
+import { type CachedFile, cachedRecord, unchanged } from './file-cache.js';
 import { type FileCodec, SESSION_FILE, scratchName } from './format.js';
 import {
   closeQuietly,
@@ -54,6 +57,8 @@ export type ReadResult =
       private: boolean;
       /** With `writable`: the open read-write descriptor; the caller closes it. */
       fd: number | undefined;
+      /** The file's `fstat` before it was read. */
+      stat: Stats;
     };
 
 const MISSING: ReadResult = { state: 'missing' };
@@ -76,11 +81,13 @@ function readError(error: unknown): StoreUnavailableError {
  * Reads the session file `name`. Rejects only with StoreUnavailableError (EIO, EACCES, …).
  * With `writable`, the file is opened read-write and, when it is valid, its descriptor is handed
  * back as `fd` for an in-place rewrite (one open instead of two); the caller must close it.
+ * With `known` (a cache entry of `name`), a file its `fstat` shows unchanged is not read.
  */
 export async function readSessionFile(
   ctx: FileIoContext,
   name: string,
   writable = false,
+  known?: CachedFile,
 ): Promise<ReadResult> {
   let fd: number;
   try {
@@ -99,6 +106,20 @@ export async function readSessionFile(
     if (!stat.isFile()) return corrupt('not a regular file');
     if (ctx.uid !== undefined && stat.uid !== ctx.uid) return corrupt('owned by another user');
     if (stat.size > ctx.maxFileSize) return corrupt('larger than maxFileSize');
+    if (known !== undefined && unchanged(known, stat)) {
+      handOver = writable;
+      const { id, private: only } = known;
+      const record = cachedRecord(known);
+      return {
+        state: 'ok',
+        id,
+        record,
+        size: stat.size,
+        private: only,
+        fd: handOver ? fd : undefined,
+        stat,
+      };
+    }
     let parsed = ctx.codec.parse(await readExactly(ctx.fs, fd, stat.size), name);
     // An in-place write (see writeSessionFileInPlace) is a single one-page copy, but a reader in
     // another process can catch it halfway; such a read is retried once, never quarantined.
@@ -113,6 +134,7 @@ export async function readSessionFile(
       size: stat.size,
       private: (stat.mode & 0o077) === 0,
       fd: writable ? fd : undefined,
+      stat,
     };
   } catch (error) {
     throw readError(error);
