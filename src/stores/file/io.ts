@@ -238,8 +238,9 @@ async function linkExclusive(fs: FileStoreFs, temp: string, file: string): Promi
   } catch (error) {
     const code = errorCode(error);
     if (code === 'EEXIST') return false;
-    // File systems without hard links: the caller checked absence under the lock.
+    // File systems without hard links: under the caller's lock, a rename onto a free name.
     if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS') {
+      if ((await fs.lstatIfExists(file)) !== undefined) return false;
       await fs.rename(temp, file);
       return true;
     }
