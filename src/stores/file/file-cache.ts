@@ -18,7 +18,7 @@ import type { JsonValue, SessionRecord } from '../../types.js';
 /** Entries kept; each holds a file of at most ENTRY_LIMIT bytes, so the cache stays under ~8 MB. */
 const CAPACITY = 2048;
 /** Larger session files are not cached (they are rare, and re-reading them is a small part). */
-export const ENTRY_LIMIT = 4096;
+const ENTRY_LIMIT = 4096;
 
 export interface CachedFile {
   readonly dev: number;

@@ -4,7 +4,7 @@
  * - File names are `sha256(id)` hex + `.json` (HMAC-SHA256 with `encryptionKey`): the
  *   directory never shows an id, and ids are validated before any file-system call.
  * - Directory 0700, files 0600 whatever the umask; symlinks are never followed.
- * - Writes are atomic (temp file + rename, see `file-io.ts`) and serialized per session inside
+ * - Writes are atomic (temp file + rename, see `write.ts`) and serialized per session inside
  *   the process (and across processes with `multiProcess`); `update` re-reads the file under
  *   that lock and changes only the named keys. `update`/`touch` never recreate a missing session.
  * - Expiry lives in the content (`expiresAt`, checked on every read) and in the file's mtime,
@@ -16,8 +16,9 @@
  *
  * Longer than ~300 lines because it is one class: the contract methods, the user-index tier and
  * the read-modify-write under the per-session lock all share the private state (queue, codec,
- * directory readiness). Each mechanism beneath lives in its own file: format, io, fs, lock,
- * directory, cleanup, user-index, options.
+ * directory readiness, the cache of files seen recently). Each mechanism beneath lives in its
+ * own file: format, io (read), write, entries (remove, quarantine, forwards), file-cache, fs,
+ * lock, directory, cleanup, user-index, options.
  */
 import { join } from 'node:path';
 import { pickKeys } from '../../data.js';
@@ -43,24 +44,15 @@ import type {
 } from '../../types.js';
 import { sweep } from './cleanup.js';
 import { directoryStillThere, prepareDirectory } from './directory.js';
+import { moveAside, removeSessionFile, takeForward, writeForward } from './entries.js';
 import { cachedRecord, FileCache, unchanged } from './file-cache.js';
-import { FileCodec, isTime, SESSION_FILE } from './format.js';
+import { FileCodec, IN_PLACE_LIMIT, isTime, SESSION_FILE } from './format.js';
 import { closeQuietly, defaultFs, errorCode, type FileStoreFs, listNames } from './fs.js';
-import {
-  asWriteError,
-  type FileIoContext,
-  IN_PLACE_LIMIT,
-  moveAside,
-  readSessionFile,
-  removeSessionFile,
-  takeForward,
-  writeForward,
-  writeSessionFile,
-  writeSessionFileInPlace,
-} from './io.js';
+import { asWriteError, type FileIoContext, readSessionFile } from './io.js';
 import { type LockOptions, withFileLock } from './lock.js';
 import { type FileStoreOptions, resolveFileStoreOptions } from './options.js';
 import { FileUserIndex } from './user-index.js';
+import { writeSessionFile, writeSessionFileInPlace } from './write.js';
 
 export type { FileStoreOptions } from './options.js';
 
@@ -92,9 +84,9 @@ export class FileStore implements SessionStore, UserIndexStore {
   readonly #codec: FileCodec;
   readonly #io: FileIoContext;
   /**
-   * The same, with asynchronous fs calls whatever `syncIO` says, for the heavy work: new files
-   * (create, link, rename: journal work) and sweeps (thousands of files; 128 synchronous unlinks
-   * in a row would block the event loop for milliseconds).
+   * The same, with asynchronous fs calls whatever `syncIO` says, for bulk work: sweeps (thousands
+   * of files; 128 synchronous unlinks in a row would block the event loop for milliseconds),
+   * regenerate's forwards and the user index.
    */
   readonly #bulkIo: FileIoContext;
   readonly #queue = new KeyedQueue();

@@ -174,3 +174,19 @@ function isObject(value: unknown): value is Record<string, unknown> {
 export function isTime(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
+
+/**
+ * Small files are padded with trailing spaces (valid JSON whitespace) to a multiple of 256
+ * bytes, so the next writes of a session that grows a little still fit in place.
+ */
+const PAD_TO = 256;
+/** One page: the largest file rewritten in place. */
+export const IN_PLACE_LIMIT = 4096;
+
+export function padded(bytes: Buffer): Buffer {
+  if (bytes.length > IN_PLACE_LIMIT) return bytes;
+  const size = Math.min(IN_PLACE_LIMIT, Math.ceil(bytes.length / PAD_TO) * PAD_TO);
+  return size === bytes.length
+    ? bytes
+    : Buffer.concat([bytes, Buffer.alloc(size - bytes.length, 0x20)]);
+}

@@ -86,9 +86,11 @@ export interface FileStoreOptions {
    * Do the per-request file calls (open, read, write, rename, close) synchronously. Each is one
    * small syscall on a local file, and going through libuv's thread pool costs more than the
    * call itself: measured on a 2-core Linux VM, a `get` + `update` went from ~1.4 ms to ~0.3 ms
-   * of CPU. The event loop is blocked for those microseconds instead. Creating, linking and
-   * renaming files (journal work), `fsync`, cleanup and listing stay asynchronous. Turn it off for a network file system (NFS, SMB), where one call
-   * can take milliseconds.
+   * of CPU. The event loop is blocked for those microseconds instead. Creating a session file
+   * is synchronous too (on the thread pool it cost ~30 % more CPU); `fsync`, cleanup, listing
+   * and regenerate's moves stay asynchronous. Without `multiProcess`, it also lets the store
+   * serve a file it saw recently after one `lstat` (see `file-cache.ts`). Turn it off for a
+   * network file system (NFS, SMB), where one call can take milliseconds.
    * @default true
    */
   syncIO?: boolean;
