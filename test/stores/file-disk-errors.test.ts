@@ -6,7 +6,7 @@
  * on ext4 or fails with a typed error naming the fs code, never with a lost or stray file.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -17,6 +17,7 @@ import type { FsHook } from '../helpers/file-store.js';
 import {
   fsError,
   instrumented,
+  plainContent,
   plainName,
   removeDir,
   tempDir,
@@ -75,17 +76,20 @@ describe('FileStore on unusual file systems', () => {
     await t.done();
   });
 
-  it('a session file that appears between the check and the publish (another process) wins: create reports a collision', async () => {
+  it('a live session file that appears just before the publish (another process) wins: create reports a collision', async () => {
     const id = generateSessionId();
+    const theirs = plainContent(id, record({ theirs: true }));
     let planted = false;
     const t = await hooked((call, target) => {
       if (call === 'link' && !planted) {
         planted = true;
-        writeFileSync(join(target, '..', plainName(id)), 'theirs');
+        writeFileSync(join(target, '..', plainName(id)), theirs);
       }
     });
     assert.equal(await t.store.create(id, record({ mine: true })), false);
     assert.deepEqual(await readdir(t.dir), [plainName(id)]);
+    assert.equal(readFileSync(join(t.dir, plainName(id)), 'utf8'), theirs);
+    assert.equal((await t.store.get(id))?.data.theirs, true);
     await t.done();
   });
 

@@ -203,22 +203,6 @@ describe('FileStore faults through an injected fs', () => {
     await store.clear();
   });
 
-  it('a file system without hard links (EPERM on link): create renames onto a free name only', async () => {
-    const fs: FileStoreFs = {
-      ...defaultFs,
-      link: (async () => {
-        throw fsError('EPERM');
-      }) as FileStoreFs['link'],
-    };
-    const store = new FileStore({ path: dir, fs });
-    const id = generateSessionId();
-    assert.equal(await store.create(id, record({ value: 'first' })), true);
-    assert.equal(await store.create(id, record({ value: 'second' })), false);
-    assert.equal((await store.get(id))?.data.value, 'first');
-    await assertNoTempFiles(dir);
-    await store.clear();
-  });
-
   it('EMFILE is retried with a short backoff; persistent EMFILE becomes StoreWriteError', async () => {
     let failures = 0;
     const fs: FileStoreFs = {
