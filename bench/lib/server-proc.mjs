@@ -1,7 +1,11 @@
 // One measured run: a fresh server process for a contestant, the load generator in another
-// process, then the server stopped and its files, Redis keys and PostgreSQL table removed.
+// process, then the server stopped and its Redis keys and PostgreSQL table removed. Its files
+// stay until the whole run ends (the orchestrator removes its temp root): on ext4 a burst of
+// deletes makes every file created in the next minute or so slower (the allocator skips inodes
+// freed recently), so deleting one contestant's sessions would slow down the next contestant's
+// new sessions and make the figures depend on the order of the contestants.
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deleteRedisPrefix } from './common.mjs';
@@ -72,7 +76,6 @@ export async function startServer(contestant, ctx, options = {}) {
           await deleteRedisPrefix(ctx.redis, prefix).catch(() => {});
         if (ctx.pg && needs(contestant, 'pg'))
           await ctx.pg.query(`DROP TABLE IF EXISTS "${ctx.pgSchema}"."${table}"`).catch(() => {});
-        rmSync(dir, { recursive: true, force: true });
       }
       return stderr;
     },
