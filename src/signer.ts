@@ -76,10 +76,10 @@ export class Signer {
     for (let i = 0; i < this.#secrets.length; i++) {
       const expected = Buffer.from(mac(id, this.#secrets[i]!), 'utf8');
       if (timingSafeEqual(expected, givenBytes)) {
-        // A verified value is ASCII (we sign only base64url ids), so latin1 copies it exactly.
         // The copy matters: `value` is usually a slice of the request's whole Cookie header,
-        // which a remembered slice (or an id cut from it) would keep alive.
-        const own = Buffer.from(value, 'latin1').toString('latin1');
+        // which a remembered slice (or an id cut from it) would keep alive. UTF-8 copies every
+        // id exactly (a drop-in `genid` may return any text; a header holds no lone surrogate).
+        const own = Buffer.from(value, 'utf8').toString('utf8');
         const verified: Unsigned = Object.freeze({
           id: own.slice(PREFIX.length, dot),
           renew: i > 0,

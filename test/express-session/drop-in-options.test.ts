@@ -235,6 +235,27 @@ describe('genid', () => {
       /genid option must be a function/,
     );
   });
+
+  it('ids outside ASCII keep their session across requests, as in express-session', async () => {
+    // The signed value is remembered after its first check: the id that comes back must be the
+    // id that was signed, character for character, also beyond Latin-1.
+    let n = 0;
+    const r = await both(
+      { genid: () => `Łódź-ünï-${n++}` },
+      ['/set/a/1', '/data', '/data'],
+      undefined,
+      { sameBodies: false },
+    );
+    for (const outcome of [r.real, r.ours]) {
+      const first = outcome.replies[0]!.json<{ id: string }>().id;
+      assert.match(first, /^Łódź-ünï-\d+$/);
+      for (const reply of outcome.replies.slice(1)) {
+        const { id, data } = reply.json<{ id: string; data: { a?: string } }>();
+        assert.equal(id, first);
+        assert.equal(data.a, '1');
+      }
+    }
+  });
 });
 
 describe('resave', () => {
