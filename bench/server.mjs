@@ -218,18 +218,18 @@ const factories = {
         cleanupInterval: 0,
       },
     }),
-  'ssjs-memory-rw': () => ssjsAdapter({ storeType: 'memory', renewOnWrite: 'touchAfter' }),
-  'ssjs-file-rw': () =>
+  'ssjs-memory-always': () => ssjsAdapter({ storeType: 'memory', renewOnWrite: 'always' }),
+  'ssjs-file-always': () =>
     ssjsAdapter({
       storeType: 'file',
       storeOptions: { path: join(needTmp(), 'sessions') },
-      renewOnWrite: 'touchAfter',
+      renewOnWrite: 'always',
     }),
-  'ssjs-redis-rw': async () =>
+  'ssjs-redis-always': async () =>
     ssjsAdapter({
       storeType: 'redis',
       storeOptions: { client: await redisClient(), prefix },
-      renewOnWrite: 'touchAfter',
+      renewOnWrite: 'always',
     }),
   'es-ssjs-memory': () => toExpressStoreAdapter('memory'),
   'es-ssjs-file': () => toExpressStoreAdapter('file'),

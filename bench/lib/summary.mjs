@@ -62,16 +62,13 @@ export function checkTargets(results) {
     });
   };
   atLeast('visit', 'ssjs-memory', 0.85);
-  atLeast('visit', 'ssjs-memory-rw', 0.85, " (renewOnWrite: 'touchAfter')");
   atLeast('new', 'ssjs-memory', 0.85);
   atLeast('visit', 'ssjs-file', 0.6);
-  atLeast('visit', 'ssjs-file-rw', 0.6, " (renewOnWrite: 'touchAfter')");
   atLeast('new', 'ssjs-file', 0.3);
   relative('new', 'ssjs-file', 'new', 'session-file-store', 3);
   atLeast('stale', 'ssjs-file', 0.3);
   relative('stale', 'ssjs-file', 'stale', 'session-file-store', 10);
   atLeast('visit', 'ssjs-redis', 0.8);
-  atLeast('visit', 'ssjs-redis-rw', 0.8, " (renewOnWrite: 'touchAfter')");
   atLeast('new', 'ssjs-redis', 0.85);
   relative('visit', 'ssjs-postgres', 'visit', 'connect-pg-simple', 1.5);
   relative('new', 'ssjs-postgres', 'new', 'connect-pg-simple', 1.5);
