@@ -1,5 +1,5 @@
-// `npm run test:coverage`: the Node test runner under c8, then the coverage gate on src/ (.c8rc.json: lines
-// and branches at least 95 %). The runner's own closing lines (`# tests`, `# pass`, `# fail`, …)
+// `npm test`: the Node test runner under c8, then the coverage gate on src/ (.c8rc.json: lines and
+// branches at least 95 %); the run fails when a test fails or either figure is below the gate. The runner's own closing lines (`# tests`, `# pass`, `# fail`, …)
 // are printed last, after the coverage summary, so they stay the last word of the run.
 // Usage: node scripts/test.mjs <test files…>
 import { spawn } from 'node:child_process';

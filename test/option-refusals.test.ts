@@ -1,10 +1,12 @@
 /**
  * How a refused option value is shown: by its kind (a function, an array, an object of a class, a
- * symbol), never by its content, which may hold a secret or a client with credentials; and a
- * choice option lists every accepted value.
+ * symbol), never by its content, which may hold a secret or a client with credentials; a
+ * choice option lists every accepted value; a user id that is not a non-empty string is refused
+ * by its kind, with the fix for numeric ids.
  */
+import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MemoryStore, SessionManager } from '../src/index.js';
+import { InvalidSessionDataError, MemoryStore, SessionManager } from '../src/index.js';
 import { SECRET } from './helpers/harness.js';
 import { assertRefused } from './helpers/refusal.js';
 
@@ -56,4 +58,22 @@ describe('choice options list every accepted value', () => {
       /must be 'evict-oldest' or 'reject', got "drop"$/,
     );
   });
+});
+
+describe('user ids are refused by kind, naming the fix', () => {
+  for (const [name, value, shown] of [
+    ['null', null, /got null/],
+    ['a number', 42, /got number\); convert numeric ids with String\(id\)/],
+    ['an array', ['ada'], /got an array/],
+    ['an empty string', '', /got a string of 0 characters/],
+  ] as const) {
+    it(`listUserSessions(${name})`, async () => {
+      const manager = new SessionManager({ secret: SECRET, store: new MemoryStore() });
+      await assert.rejects(
+        manager.listUserSessions(value as unknown as string),
+        (error: unknown) => error instanceof InvalidSessionDataError && shown.test(error.message),
+      );
+      await manager.close();
+    });
+  }
 });

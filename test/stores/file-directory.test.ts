@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { StoreUnavailableError, StoreWriteError } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
 import { FileStore } from '../../src/stores/file/file-store.js';
-import { fsError, instrumented, removeDir, tempDir } from '../helpers/file-store.js';
+import { fsError, instrumented, plainName, removeDir, tempDir } from '../helpers/file-store.js';
 import { record } from '../helpers/records.js';
 
 /** A store on `<temp>/sessions` whose fs call `call` on `target` (a suffix) fails with `code`. */
@@ -20,8 +20,10 @@ async function faulty(call: string, target: (path: string) => boolean, code: str
   const dir = join(root, 'sessions');
   const failing = { on: true };
   const errors: Error[] = [];
+  const state: { code: string | undefined } = { code };
   const fs = instrumented((name, path) => {
-    if (failing.on && name === call && target(path)) throw fsError(code);
+    if (!failing.on || name !== call || !target(path)) return;
+    throw state.code === undefined ? new Error(`${name}: injected`) : fsError(state.code);
   });
   const store = new FileStore({ path: dir, fs, onError: (e) => errors.push(e) });
   return {
@@ -30,6 +32,10 @@ async function faulty(call: string, target: (path: string) => boolean, code: str
     store,
     failing,
     errors,
+    /** The code of the injected error; `undefined` throws a plain Error without one. */
+    set code(value: string | undefined) {
+      state.code = value;
+    },
     async done() {
       await store.close();
       await removeDir(root);
@@ -116,6 +122,39 @@ describe('FileStore directory faults', () => {
     t.failing.on = false;
     await t.store.clear();
     assert.deepEqual(await readdir(t.dir), ['README.txt']);
+    await t.done();
+  });
+
+  it('clear() also removes forwards and quarantined files, live or not', async () => {
+    const t = await faulty('unlink', () => false, 'EIO');
+    const [moved, corrupt] = [generateSessionId(), generateSessionId()];
+    await t.store.create(moved, record({ a: 1 }));
+    const now = Date.now();
+    await t.store.move(moved, generateSessionId(), {
+      keep: true,
+      createdAt: now,
+      expiresAt: now + 60_000,
+      forwardUntil: now + 60_000,
+    });
+    await writeFile(join(t.dir, `${plainName(corrupt)}.corrupt`), 'quarantined');
+    assert.ok((await readdir(t.dir)).some((name) => name.endsWith('.moved')));
+    await t.store.clear();
+    assert.deepEqual(await readdir(t.dir), []);
+    await t.done();
+  });
+
+  it('a sweep error without a code is reported by its message, and the sweep carries on', async () => {
+    const t = await faulty('lstat', (path) => path.endsWith('.json'), 'unused');
+    t.failing.on = false;
+    const ids = [generateSessionId(), generateSessionId()];
+    for (const id of ids) await t.store.create(id, record({ a: 1 }));
+    t.failing.on = true;
+    t.code = undefined;
+    assert.equal(await t.store.cleanup(), 0);
+    assert.equal(t.errors.length, 2);
+    for (const error of t.errors) {
+      assert.match(error.message, /FileStore cleanup failed on one file \(Error: .*injected\)/);
+    }
     await t.done();
   });
 });
