@@ -77,12 +77,21 @@ describe('RedisStore url: the owned client opens on the first call of any method
   });
 });
 
-describe('RedisStore url: a url that is not a string', () => {
-  it('is refused with a message naming url and what it got', () => {
+describe('RedisStore: a url or client of the wrong kind', () => {
+  it('a url that is not a string is refused with a message naming url and what it got', () => {
     assert.throws(
       () => new RedisStore({ url: 6379 as unknown as string }),
       (error: Error) =>
         error instanceof InvalidOptionError && /url must be .*, got 6379$/.test(error.message),
+    );
+  });
+
+  it('a url string given as client is refused, naming client (pass it as url)', () => {
+    assert.throws(
+      () => new RedisStore({ client: REDIS_URL as never }),
+      (error: Error) =>
+        error instanceof InvalidOptionError &&
+        /^session-store-js: client must be /.test(error.message),
     );
   });
 });
