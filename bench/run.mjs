@@ -231,7 +231,7 @@ async function main() {
   }
   if (runScalePhase) progress.plan('scale-fill', 2, quick ? 2 : 30);
   if (runMicro) progress.plan('micro', 1, quick ? 15 : 90);
-  if (runUsers) progress.plan('users', 1, quick ? 5 : 40);
+  if (runUsers) progress.plan('users', 1, quick ? 20 : 280);
   if (runMain) {
     for (let round = 1; round <= rounds; round++) {
       for (const { workload, contestant } of roundPlan(list, round)) {
@@ -285,10 +285,19 @@ async function main() {
     progress.start('users', 'per-user sessions: listing, revoking, index cost (bench/users.mjs)');
     const usersJson = join(ctx.tmpRoot, 'users.json');
     const sizes = quick
-      ? ['--sessions', '10000', '--samples', '200']
-      : ['--sessions', '100000', '--samples', '500'];
+      ? ['--sessions', '10000', '--samples', '200', '--rounds', '1', '--duration', '1']
+      : [
+          '--sessions',
+          '100000',
+          '--samples',
+          '500',
+          '--rounds',
+          args.rounds,
+          '--duration',
+          args.duration,
+        ];
     const { code } = await runNode([join(here, 'users.mjs'), ...sizes, '--json', usersJson], {
-      timeoutMs: 600_000,
+      timeoutMs: 1_200_000,
     });
     if (code !== 0) log(`users.mjs exited ${code}`);
     try {
