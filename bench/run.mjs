@@ -4,7 +4,7 @@
 //
 //   --rounds N        interleaved rounds (default 5)
 //   --duration S      seconds per timed run (default 2)
-//   --quick           a ~1-minute smoke run: 1 round of 1 s, every contestant on the visit
+//   --quick           a ~2-minute smoke run: 1 round of 1 s, every contestant on the visit
 //                     counter, our stores on every workload, small scale and micro figures
 //   --only a,b        contestants to run (bare is always added: every ratio divides by it)
 //   --workloads a,b   visit,new,stale,keys (default all; each contestant runs those it lists)

