@@ -1,5 +1,6 @@
 // The load generator, in its own process: `node bench/load.mjs '<json config>'`.
-// Config: { port, workload: 'visit'|'new'|'stale'|'keys', duration (s), connections, sessions, keys }.
+// Config: { port, workload: 'visit'|'new'|'stale'|'keys', duration (s), warmup (s), connections,
+// sessions, keys }.
 // Prints one JSON line with the result on stdout.
 //
 //   visit: warm-up = `sessions` requests without a cookie (each creates a session with visits=1;
@@ -12,6 +13,9 @@
 //   stale: warm-up as for `new`; then autocannon on /new where every request carries a new,
 //          correctly signed cookie of a session id that was never stored: a store miss, then a
 //          new session (a returning visitor whose session expired or was cleaned up).
+//   visit, new and stale first run `warmup` s (default 1) of the same traffic, untimed, so the
+//   timed window measures code the JIT has already optimized, not its compilation (without it,
+//   a 2-s window of a session contestant spent a third of its CPU warming up).
 //   keys:  one session is created, then `keys` requests with that same cookie, `connections`
 //          in flight at a time, request i setting k<i>; afterwards /__keys counts the survivors.
 import http from 'node:http';
@@ -23,7 +27,14 @@ const config = JSON.parse(process.argv[2]);
 // Without a port in the config, the port comes as the first stdin line: the orchestrator starts
 // this process while the server is still starting, so both start-ups overlap.
 const port = config.port ?? (await firstLine(process.stdin));
-const { workload, duration = 5, connections = 50, sessions = 1000, keys = 1000 } = config;
+const {
+  workload,
+  duration = 5,
+  warmup = 1,
+  connections = 50,
+  sessions = 1000,
+  keys = 1000,
+} = config;
 
 function firstLine(stream) {
   return new Promise((resolve, reject) => {
@@ -110,6 +121,12 @@ function cannon({ path, ...options }) {
   });
 }
 
+/** The untimed run of the same traffic before the timed one (none when `warmup` is 0). */
+async function warmUp(options) {
+  if (warmup > 0) await cannon({ ...options, duration: warmup });
+  await settledStats();
+}
+
 function summarize(result) {
   return {
     rps: result['2xx'] / result.duration,
@@ -128,19 +145,21 @@ async function visit() {
   const cookies = warm.map(sessionCookie);
   const warmOk = warm.filter((r) => r.status === 200).length;
   const isBare = cookies.every((c) => c === undefined);
+  // Each run gives connection c the sessions c, c+connections, … afresh, so no two requests of
+  // one session are in flight together in the warm-up either.
+  const setupClient = (client) => {
+    if (isBare) return;
+    const c = nextClient++ % connections;
+    let turn = 0;
+    const mine = cookies.filter((_, i) => i % connections === c);
+    const next = () => mine[turn++ % mine.length];
+    client.setHeaders({ cookie: next() });
+    client.on('response', () => client.setHeaders({ cookie: next() }));
+  };
+  await warmUp({ path: '/visit', setupClient });
+  nextClient = 0;
   const before = await settledStats();
-  const result = await cannon({
-    path: '/visit',
-    setupClient(client) {
-      if (isBare) return;
-      const c = nextClient++ % connections;
-      let turn = 0;
-      const mine = cookies.filter((_, i) => i % connections === c);
-      const next = () => mine[turn++ % mine.length];
-      client.setHeaders({ cookie: next() });
-      client.on('response', () => client.setHeaders({ cookie: next() }));
-    },
-  });
+  const result = await cannon({ path: '/visit', setupClient });
   const after = await settledStats();
   const out = { ...summarize(result), warmup: warmOk };
   if (!isBare) {
@@ -169,6 +188,7 @@ let nextClient = 0;
 /** The `new` and `stale` workloads: every timed request creates a session. */
 async function newSessions(setupClient) {
   await pool(sessions, connections, () => get('/new'));
+  await warmUp({ path: '/new', setupClient });
   const before = await settledStats();
   const result = await cannon({ path: '/new', setupClient });
   const after = await settledStats();

@@ -111,7 +111,7 @@ function markdown(results, hasScale) {
     .map((r) => r.load)
     .filter((v) => typeof v === 'number');
   p(
-    `**Command:** \`npx tshy && ${m.command}\` — ${m.rounds} interleaved round(s) × ${m.duration} s per contestant and workload, ${m.connections} connections, ${int(m.sessions)} sessions; then the scale and micro-benchmarks. It took ${fmt(m.seconds / 60, 1)} minutes on ${m.date?.slice(0, 10)}.`,
+    `**Command:** \`npx tshy && ${m.command}\` — ${m.rounds} interleaved round(s) × ${m.duration} s per contestant and workload${m.warmup ? ` (each after ${m.warmup} s of the same traffic, untimed)` : ''}, ${m.connections} connections, ${int(m.sessions)} sessions; then the scale and micro-benchmarks. It took ${fmt(m.seconds / 60, 1)} minutes on ${m.date?.slice(0, 10)}.`,
     '',
     `**Machine:** ${m.cpus} cores (${m.cpuModel ?? 'unknown CPU'}), ${m.memoryGB} GB RAM, Node ${m.node}. 1-minute load average: ${fmt(m.loadBefore, 1)} at the start, ${loads.length ? `${fmt(Math.min(...loads), 1)}–${fmt(Math.max(...loads), 1)} (median ${fmt(median(loads), 1)}) during the runs` : 'not sampled during the runs'}, ${fmt(m.loadAfter, 1)} at the end.`,
     '',

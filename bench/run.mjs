@@ -4,6 +4,7 @@
 //
 //   --rounds N        interleaved rounds (default 5)
 //   --duration S      seconds per timed run (default 2)
+//   --warmup S        seconds of the same traffic before each timed run, untimed (default 1)
 //   --quick           a ~2-minute smoke run: 1 round of 1 s, every contestant on the visit
 //                     counter, our stores on every workload, small scale and micro figures
 //   --only a,b        contestants to run (bare is always added: every ratio divides by it)
@@ -48,6 +49,7 @@ const { values: args } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
     duration: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '1' },
     only: { type: 'string' },
     workloads: { type: 'string', default: 'visit,new,stale,keys' },
     'keys-rounds': { type: 'string', default: '1' },
@@ -73,6 +75,7 @@ const rounds = quick ? 1 : Number(args.rounds);
 const numbers = (list) => list.split(',').filter(Boolean).map(Number);
 const ctx = {
   duration: quick ? 1 : Number(args.duration),
+  warmup: quick ? 0.5 : Number(args.warmup),
   connections: Number(args.connections),
   sessions: quick ? 300 : Number(args.sessions),
   keys: quick ? 200 : Number(args.keys),
@@ -206,6 +209,7 @@ async function main() {
       date: new Date().toISOString(),
       rounds,
       duration: ctx.duration,
+      warmup: ctx.warmup,
       connections: ctx.connections,
       sessions: ctx.sessions,
       keys: ctx.keys,
@@ -226,7 +230,11 @@ async function main() {
   if (runMain) {
     for (let round = 1; round <= rounds; round++) {
       for (const { workload } of roundPlan(list, round))
-        progress.plan(`run-${workload}`, 1, ctx.duration + (workload === 'keys' ? 1 : 2));
+        progress.plan(
+          `run-${workload}`,
+          1,
+          workload === 'keys' ? ctx.duration + 1 : ctx.duration + ctx.warmup + 2,
+        );
     }
   }
   if (runScalePhase) progress.plan('scale-fill', 2, quick ? 2 : 30);
@@ -285,7 +293,18 @@ async function main() {
     progress.start('users', 'per-user sessions: listing, revoking, index cost (bench/users.mjs)');
     const usersJson = join(ctx.tmpRoot, 'users.json');
     const sizes = quick
-      ? ['--sessions', '10000', '--samples', '200', '--rounds', '1', '--duration', '1']
+      ? [
+          '--sessions',
+          '10000',
+          '--samples',
+          '200',
+          '--rounds',
+          '1',
+          '--duration',
+          '1',
+          '--warmup',
+          '0.5',
+        ]
       : [
           '--sessions',
           '100000',
@@ -295,6 +314,8 @@ async function main() {
           args.rounds,
           '--duration',
           args.duration,
+          '--warmup',
+          args.warmup,
         ];
     const { code } = await runNode([join(here, 'users.mjs'), ...sizes, '--json', usersJson], {
       timeoutMs: 1_200_000,

@@ -2,7 +2,7 @@
 // Per-user sessions, self-contained:
 //
 //   node bench/users.mjs [--sessions 100000] [--per-user 5] [--samples 2000] [--store memory,redis]
-//                        [--visit memory,file,redis,postgres] [--rounds 5] [--duration 2]
+//                        [--visit memory,file,redis,postgres] [--rounds 5] [--duration 2] [--warmup 1]
 //                        [--json out.json]      (--help prints this)
 //
 // Store calls (in this process): fills a store with `sessions` sessions bound to
@@ -55,6 +55,7 @@ const { values: args, positionals } = parseArgs({
     visit: { type: 'string', default: 'memory,file,redis,postgres' },
     rounds: { type: 'string', default: '5' },
     duration: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '1' },
     serve: { type: 'string' },
     json: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -293,9 +294,9 @@ async function visitRun(kind, mode, ctx) {
       });
       child.once('exit', (code) => reject(new Error(`${id}: server exited (${code})`)));
     });
-    const config = { port, workload: 'visit', duration: ctx.duration };
+    const config = { port, workload: 'visit', duration: ctx.duration, warmup: ctx.warmup };
     const { code, stdout } = await runNode([join(here, 'load.mjs'), JSON.stringify(config)], {
-      timeoutMs: (ctx.duration + 120) * 1000,
+      timeoutMs: (ctx.duration + ctx.warmup + 120) * 1000,
     });
     if (code !== 0) throw new Error(`${id}: load generator exited ${code}`);
     return lastJson(stdout);
@@ -316,6 +317,7 @@ async function visits() {
   const ctx = {
     runs: 0,
     duration: Number(args.duration),
+    warmup: Number(args.warmup),
     tmp: mkdtempSync(join(tmpdir(), 'ssjs-users-')),
     prefixRoot: randomPrefixRoot(),
     redis: undefined,

@@ -87,6 +87,7 @@ export async function runOne(contestant, workload, ctx, serverOptions) {
   const config = {
     workload,
     duration: ctx.duration,
+    warmup: ctx.warmup,
     connections: ctx.connections,
     sessions: ctx.sessions,
     keys: ctx.keys,
@@ -94,7 +95,7 @@ export async function runOne(contestant, workload, ctx, serverOptions) {
   // The load generator starts beside the server and gets the port on stdin once it is known.
   const starting = startServer(contestant, ctx, serverOptions);
   const loader = runNode([join(benchDir, 'load.mjs'), JSON.stringify(config)], {
-    timeoutMs: (ctx.duration + 400) * 1000,
+    timeoutMs: (ctx.duration + ctx.warmup + 400) * 1000,
     stdin: starting.then((s) => `${s.port}\n`),
   });
   let server;
