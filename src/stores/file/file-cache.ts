@@ -47,8 +47,17 @@ export class FileCache {
     return this.#entries.get(name);
   }
 
-  /** Remembers `name` as `stat` shows it, holding `record` (the oldest entry makes room). */
-  set(name: string, stat: Stats, id: string, record: SessionRecord): void {
+  /**
+   * Remembers `name` as `stat` shows it, holding `record` (the oldest entry makes room);
+   * `dataJson` is `JSON.stringify(record.data)` when the caller already made it.
+   */
+  set(
+    name: string,
+    stat: Stats,
+    id: string,
+    record: SessionRecord,
+    dataJson: string = JSON.stringify(record.data),
+  ): void {
     this.#entries.delete(name);
     if (stat.size > ENTRY_LIMIT) return;
     if (this.#entries.size >= CAPACITY) {
@@ -65,7 +74,7 @@ export class FileCache {
       id,
       createdAt: record.createdAt,
       expiresAt: record.expiresAt,
-      data: JSON.stringify(record.data),
+      data: dataJson,
     });
   }
 

@@ -48,7 +48,7 @@ import { moveAside, removeSessionFile, takeForward, writeForward } from './entri
 import { cachedRecord, FileCache, unchanged } from './file-cache.js';
 import { FileCodec, IN_PLACE_LIMIT, isTime, SESSION_FILE } from './format.js';
 import { closeQuietly, defaultFs, errorCode, type FileStoreFs, listNames } from './fs.js';
-import { asWriteError, type FileIoContext, readSessionFile } from './io.js';
+import { asWriteError, type FileIoContext, filePath, readSessionFile } from './io.js';
 import { type LockOptions, withFileLock } from './lock.js';
 import { type FileStoreOptions, resolveFileStoreOptions } from './options.js';
 import { FileUserIndex } from './user-index.js';
@@ -158,7 +158,7 @@ export class FileStore implements SessionStore, UserIndexStore {
     const known = cache?.get(name);
     if (known !== undefined) {
       // One lstat instead of open/fstat/read/close; any error leaves it to the full read.
-      const stat = await this.#io.fs.lstatIfExists(join(this.path, name)).catch(() => null);
+      const stat = await this.#io.fs.lstatIfExists(filePath(this.path, name)).catch(() => null);
       if (stat === undefined) {
         cache?.delete(name);
         return undefined;
@@ -484,19 +484,16 @@ export class FileStore implements SessionStore, UserIndexStore {
         }
         const { data, createdAt } = current.record;
         change(data);
-        const bytes = this.#fitting(
-          this.#codec.serialize(id, { data, createdAt, expiresAt: clamped }, name),
-        );
+        const record = { data, createdAt, expiresAt: clamped };
+        const dataJson = JSON.stringify(data);
+        const bytes = this.#fitting(this.#codec.serialize(id, record, name, dataJson));
         // In place only into a private file the new content fits; else through a new 0600 file.
         const { fd, size } = current;
         if (fd !== undefined && current.private && bytes.length <= size && size <= IN_PLACE_LIMIT) {
           cache?.delete(name);
           try {
             await writeSessionFileInPlace(this.#io, fd, bytes, size, clamped);
-            if (cache) {
-              const record = { data, createdAt, expiresAt: clamped };
-              cache.set(name, await this.#io.fs.fstat(fd), id, record);
-            }
+            cache?.set(name, await this.#io.fs.fstat(fd), id, record, dataJson);
             return true;
           } catch (error) {
             throw asWriteError(error);

@@ -8,6 +8,7 @@
  *                  from `encryptionKey`, a random 96-bit IV per write, and the file name as AAD
  *                  (so a file copied over another session's name does not decrypt).
  */
+import * as crypto from 'node:crypto';
 import {
   createCipheriv,
   createDecipheriv,
@@ -53,6 +54,22 @@ export interface ParsedSession {
   record: SessionRecord;
 }
 
+/**
+ * `crypto.hash` (Node 20.12+): a one-shot digest without a Hash object, several times cheaper
+ * for a 32-byte id than `createHash().update().digest()`.
+ */
+const oneShotHash = (crypto as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
+const sha256Hex: (text: string) => string = oneShotHash
+  ? (text) => oneShotHash('sha256', text, 'hex')
+  : (text) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/**
+ * File names remembered per codec: a request looks its session's name up two or three times
+ * (read, write, the read's check), each a SHA-256 or HMAC otherwise. Ids are validated before
+ * they get here, so an entry is at most ~300 bytes.
+ */
+const NAME_MEMO = 4096;
+
 const ALG = 'aes-256-gcm';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -61,6 +78,7 @@ const TAG_BYTES = 16;
 export class FileCodec {
   readonly #encKey: Buffer | undefined;
   readonly #nameKey: Buffer | undefined;
+  readonly #names = new Map<string, string>();
 
   constructor(encryptionKey?: string | Uint8Array) {
     if (encryptionKey === undefined) return;
@@ -73,20 +91,31 @@ export class FileCodec {
 
   /** The file name of a (valid) id: sha256 hex, or HMAC-SHA256 hex under encryption. */
   fileName(id: string): string {
-    const digest = this.#nameKey ? createHmac('sha256', this.#nameKey) : createHash('sha256');
-    return `${digest.update(id, 'utf8').digest('hex')}.json`;
+    const names = this.#names;
+    let name = names.get(id);
+    if (name !== undefined) return name;
+    const hex = this.#nameKey
+      ? createHmac('sha256', this.#nameKey).update(id, 'utf8').digest('hex')
+      : sha256Hex(id);
+    name = `${hex}.json`;
+    if (names.size >= NAME_MEMO) names.delete(names.keys().next().value as string);
+    names.set(id, name);
+    return name;
   }
 
-  /** The bytes of the file `name` holding `record` for `id`. */
-  serialize(id: string, record: SessionRecord, name: string): Buffer {
+  /**
+   * The bytes of the file `name` holding `record` for `id`. `dataJson`, when the caller has it,
+   * is `JSON.stringify(record.data)` (the cache keeps the same text, so it is made once).
+   */
+  serialize(
+    id: string,
+    record: SessionRecord,
+    name: string,
+    dataJson: string = JSON.stringify(record.data),
+  ): Buffer {
+    // The same text as JSON.stringify of the whole object, built around the data's own JSON.
     const plain = Buffer.from(
-      JSON.stringify({
-        v: 1,
-        id,
-        createdAt: record.createdAt,
-        expiresAt: record.expiresAt,
-        data: record.data,
-      }),
+      `{"v":1,"id":${JSON.stringify(id)},"createdAt":${JSON.stringify(record.createdAt)},"expiresAt":${JSON.stringify(record.expiresAt)},"data":${dataJson}}`,
       'utf8',
     );
     if (!this.#encKey) return plain;

@@ -9,7 +9,6 @@
  *
  * Small rewrite: see `writeSessionFileInPlace`, a single one-page `write` into the existing file.
  */
-import { join } from 'node:path';
 import { padded, scratchName } from './format.js';
 import {
   closeQuietly,
@@ -19,7 +18,7 @@ import {
   unlinkQuietly,
   writeAll,
 } from './fs.js';
-import type { FileIoContext } from './io.js';
+import { type FileIoContext, filePath } from './io.js';
 
 /**
  * Atomically writes `bytes` as the session file `name` with mtime `expiresAt`. With
@@ -33,8 +32,8 @@ export async function writeSessionFile(
   expiresAt: number,
   exclusive: boolean,
 ): Promise<boolean> {
-  const file = join(ctx.dir, name);
-  const temp = join(ctx.dir, scratchName(name));
+  const file = filePath(ctx.dir, name);
+  const temp = filePath(ctx.dir, scratchName(name));
   let fd: number | undefined;
   let published = false;
   try {
@@ -84,8 +83,12 @@ export async function writeSessionFileInPlace(
   size: number,
   expiresAt: number,
 ): Promise<void> {
-  const content =
-    bytes.length === size ? bytes : Buffer.concat([bytes, Buffer.alloc(size - bytes.length, 0x20)]);
+  let content = bytes;
+  if (bytes.length !== size) {
+    content = Buffer.allocUnsafe(size);
+    bytes.copy(content);
+    content.fill(0x20, bytes.length);
+  }
   const written = await ctx.fs.write(fd, content, 0, content.length);
   if (written !== content.length) throw new Error('short write');
   const seconds = expiresAt / 1000;
