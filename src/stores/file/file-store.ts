@@ -52,7 +52,7 @@ import { asWriteError, type FileIoContext, filePath, readSessionFile } from './i
 import { type LockOptions, withFileLock } from './lock.js';
 import { type FileStoreOptions, resolveFileStoreOptions } from './options.js';
 import { FileUserIndex } from './user-index.js';
-import { writeSessionFile, writeSessionFileInPlace } from './write.js';
+import { createSessionFileInOneStep, writeSessionFile, writeSessionFileInPlace } from './write.js';
 
 export type { FileStoreOptions } from './options.js';
 
@@ -244,7 +244,9 @@ export class FileStore implements SessionStore, UserIndexStore {
     const current = await readSessionFile(this.#io, name);
     if (current.state === 'ok' && current.record.expiresAt > Date.now()) return false;
     if (current.state === 'corrupt') await this.#moveAside(name, current.reason);
-    return this.#write(name, bytes, expiresAt, current.state !== 'ok');
+    // An expired session or an empty file (a create cut short) is written over.
+    const replace = current.state === 'ok' || current.state === 'empty';
+    return this.#write(name, bytes, expiresAt, !replace);
   }
 
   async update(id: string, changes: SessionChanges, expiresAt: number): Promise<boolean> {
@@ -528,13 +530,17 @@ export class FileStore implements SessionStore, UserIndexStore {
   async #write(name: string, bytes: Buffer, expiresAt: number, exclusive: boolean) {
     this.#cache?.delete(name);
     try {
+      const write =
+        exclusive && this.#inPlace && bytes.length <= IN_PLACE_LIMIT
+          ? () => createSessionFileInOneStep(this.#io, name, bytes, expiresAt)
+          : () => writeSessionFile(this.#io, name, bytes, expiresAt, exclusive);
       try {
-        return await writeSessionFile(this.#io, name, bytes, expiresAt, exclusive);
+        return await write();
       } catch (error) {
         if (errorCode(error) !== 'ENOENT') throw error;
         this.#dirReady = false;
         await this.#prepare();
-        return await writeSessionFile(this.#io, name, bytes, expiresAt, exclusive);
+        return await write();
       }
     } catch (error) {
       throw asWriteError(error);
@@ -596,6 +602,8 @@ export class FileStore implements SessionStore, UserIndexStore {
           if (everything) return removeSessionFile(this.#bulkIo, name);
           const current = await readSessionFile(this.#bulkIo, name);
           if (current.state === 'corrupt') await this.#moveAside(name, current.reason);
+          // A create cut short by a crash (see ReadResult): it never held a session.
+          if (current.state === 'empty') return removeSessionFile(this.#bulkIo, name);
           if (current.state !== 'ok') return false;
           if (current.record.expiresAt <= now) return removeSessionFile(this.#bulkIo, name);
           // Touched after the listing, or an mtime out of step (a restored backup): repair it

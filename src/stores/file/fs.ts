@@ -126,6 +126,9 @@ export const READ_FLAGS =
   constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
 /** Opening a session file to read it and maybe rewrite it in place: never creates or follows. */
+/** A new session file created in one step: it must not exist, and a symlink is never followed. */
+export const CREATE_FLAGS =
+  constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
 export const READ_WRITE_FLAGS =
   constants.O_RDWR | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 

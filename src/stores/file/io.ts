@@ -37,6 +37,13 @@ export interface FileIoContext {
 
 export type ReadResult =
   | { state: 'missing' }
+  /**
+   * A session file of zero bytes: a one-step create (see `createSessionFileInOneStep`) that
+   * a crash cut off between its `open` and its single `write`. It was never acknowledged, so it
+   * reads as absent; it is not quarantined, and the next create or sweep under its lock replaces
+   * or removes it.
+   */
+  | { state: 'empty' }
   | { state: 'corrupt'; reason: string }
   | {
       state: 'ok';
@@ -60,6 +67,7 @@ export function filePath(dir: string, name: string): string {
 }
 
 const MISSING: ReadResult = { state: 'missing' };
+const EMPTY: ReadResult = { state: 'empty' };
 
 /** Error codes of `open` that mean "something other than a regular file sits here". */
 const NOT_A_FILE = new Set(['ELOOP', 'EISDIR', 'ENXIO', 'EMLINK', 'EFTYPE']);
@@ -108,6 +116,7 @@ export async function readSessionFile(
     if (!stat.isFile()) return corrupt('not a regular file');
     if (ctx.uid !== undefined && stat.uid !== ctx.uid) return corrupt('owned by another user');
     if (stat.size > ctx.maxFileSize) return corrupt('larger than maxFileSize');
+    if (stat.size === 0) return EMPTY;
     if (known !== undefined && unchanged(known, stat)) {
       handOver = writable;
       const { id, private: only } = known;
