@@ -1,11 +1,15 @@
 /**
  * Redis for the tests: is the shared Redis reachable (skip rule), private `redis-server`
- * processes on free loopback ports (fault tests), and a TCP proxy that can black-hole a link.
+ * processes on free loopback ports (fault tests), a TCP proxy that can black-hole a link, and
+ * connections that record the commands a store sends.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { createClient } from 'redis';
+import type { RedisClientLike } from '../../src/stores/redis/client.js';
 import { escapeGlob } from '../../src/stores/redis/codec.js';
 
 /** The shared Redis: `REDIS_URL`, else 127.0.0.1:6379. */
@@ -238,4 +242,60 @@ export async function deleteKeys(
     cursor = next;
     for (const key of keys) await raw('DEL', key);
   } while (cursor !== '0');
+}
+
+/** A connection to the shared Redis whose client records each command the store sends. */
+export interface RecordingConnection {
+  /** The client to give the store: it records, then sends. */
+  client: RedisClientLike;
+  /** Sends a command past the recording (for the test's own setup and checks). */
+  raw(...args: string[]): Promise<unknown>;
+  /** The names of the commands sent through `client` so far (`EVALSHA` for a script). */
+  readonly commands: string[];
+  /** The names of the commands sent since the last `take`, taken out of `commands`. */
+  take(): string[];
+  quit(): Promise<void>;
+}
+
+/** A recording connection through node-redis (`createClient`) or ioredis (`new Redis`). */
+export async function recordingConnection(
+  library: 'node-redis' | 'ioredis',
+): Promise<RecordingConnection> {
+  const commands: string[] = [];
+  if (library === 'node-redis') {
+    const client = createClient({ url: REDIS_URL, disableOfflineQueue: true });
+    client.on('error', () => {});
+    await client.connect();
+    return {
+      client: {
+        sendCommand: (args: string[]) => {
+          commands.push(args[0]!);
+          return client.sendCommand(args);
+        },
+      },
+      raw: (...args) => client.sendCommand(args),
+      commands,
+      take: () => commands.splice(0),
+      quit: async () => {
+        await client.close();
+      },
+    };
+  }
+  const client = new Redis(REDIS_URL, { enableOfflineQueue: false, lazyConnect: true });
+  client.on('error', () => {});
+  await client.connect();
+  return {
+    client: {
+      call: (command: string, ...args: string[]) => {
+        commands.push(command);
+        return client.call(command, ...args);
+      },
+    },
+    raw: (command, ...args) => client.call(command!, ...args),
+    commands,
+    take: () => commands.splice(0),
+    quit: async () => {
+      await client.quit();
+    },
+  };
 }

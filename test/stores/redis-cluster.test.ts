@@ -16,6 +16,7 @@ import { Cluster } from 'ioredis';
 import { createCluster } from 'redis';
 import { generateSessionId } from '../../src/id.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/stores/redis/redis-store.js';
+import { USER_BINDING_KEY } from '../../src/types.js';
 import { HOUR, record } from '../helpers/records.js';
 import {
   canSpawnRedisServer,
@@ -173,6 +174,26 @@ describe('RedisStore on Redis Cluster', { skip, timeout: 120_000 }, () => {
       },
       { users: 2_000 },
     );
+
+    it(`${flavour.name}: a bound session loads without its epoch, which the next call reads`, async () => {
+      const conn = await flavour.connect(ports);
+      const store = new RedisStore({ client: conn.client, prefix: randomPrefix('bound') });
+      try {
+        const id = generateSessionId();
+        const data = { n: 1, [USER_BINDING_KEY]: { id: 'kim', epoch: 0 } };
+        await store.createForUser(id, record(data), 'kim');
+        await store.raiseUserEpoch('kim', 7);
+        for (let i = 0; i < 2; i++) {
+          const loaded = await store.get(id);
+          assert.equal(loaded?.data.n, 1);
+          assert.equal(loaded?.userEpoch, undefined, 'the epoch is in another slot');
+        }
+        assert.equal(await store.userEpoch('kim'), 7);
+      } finally {
+        await store.close();
+        await conn.quit();
+      }
+    });
 
     it(`${flavour.name}: all, length and clear reach the sessions on every master`, async () => {
       const conn = await flavour.connect(ports);

@@ -7,84 +7,33 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
-import { createClient } from 'redis';
 import { generateSessionId } from '../../src/id.js';
 import { RedisStore } from '../../src/stores/redis/redis-store.js';
 import { USER_BINDING_KEY } from '../../src/types.js';
-import { deleteKeys, REDIS_URL, randomPrefix, redisSkipReason } from '../helpers/redis.js';
+import {
+  deleteKeys,
+  type RecordingConnection,
+  randomPrefix,
+  recordingConnection,
+  redisSkipReason,
+} from '../helpers/redis.js';
 import { describeUserIndex } from './user-index-compliance.js';
 import { describeUserSessionsHttp } from './user-sessions-http.js';
 
 const skip = await redisSkipReason();
-
-type Raw = (...args: string[]) => Promise<unknown>;
-
-interface Conn {
-  client: ConstructorParameters<typeof RedisStore>[0]['client'];
-  raw: Raw;
-  /** Commands the store has sent through this connection. */
-  sent(): number;
-  quit(): Promise<void>;
-}
-
-async function nodeRedis(): Promise<Conn> {
-  const client = createClient({ url: REDIS_URL, disableOfflineQueue: true });
-  client.on('error', () => {});
-  await client.connect();
-  let sent = 0;
-  const counting = {
-    sendCommand: (args: string[]) => {
-      sent++;
-      return client.sendCommand(args);
-    },
-  };
-  return {
-    client: counting,
-    raw: (...args) => client.sendCommand(args),
-    sent: () => sent,
-    quit: async () => {
-      await client.close();
-    },
-  };
-}
-
-async function ioredis(): Promise<Conn> {
-  const client = new Redis(REDIS_URL, { enableOfflineQueue: false, lazyConnect: true });
-  client.on('error', () => {});
-  await client.connect();
-  let sent = 0;
-  const counting = {
-    call: (command: string, ...args: string[]) => {
-      sent++;
-      return client.call(command, ...args);
-    },
-  };
-  return {
-    client: counting,
-    raw: (cmd, ...args) => client.call(cmd, ...args),
-    sent: () => sent,
-    quit: async () => {
-      await client.quit();
-    },
-  };
-}
 
 if (skip) {
   describe('RedisStore user index', { skip }, () => {
     it('needs a Redis server', () => {});
   });
 } else {
-  for (const [flavour, connect] of [
-    ['node-redis', nodeRedis],
-    ['ioredis', ioredis],
-  ] as const) {
+  for (const flavour of ['node-redis', 'ioredis'] as const) {
     describeUserIndex(`RedisStore (${flavour})`, async () => {
-      const conn = await connect();
+      const conn = await recordingConnection(flavour);
       const prefix = randomPrefix(`users-${flavour}`);
       return {
         store: new RedisStore({ client: conn.client, prefix }),
-        operations: conn.sent,
+        operations: () => conn.commands.length,
         async cleanup() {
           await deleteKeys(conn.raw, prefix);
           await conn.quit();
@@ -93,9 +42,9 @@ if (skip) {
     });
   }
 
-  const conns: Conn[] = [];
+  const conns: RecordingConnection[] = [];
   describeUserSessionsHttp('RedisStore', async () => {
-    const conn = await nodeRedis();
+    const conn = await recordingConnection('node-redis');
     conns.push(conn);
     const prefix = randomPrefix('users-http');
     const store = new RedisStore({ client: conn.client, prefix });
@@ -110,11 +59,11 @@ if (skip) {
   });
 
   describe('RedisStore user index: Redis specifics', () => {
-    let conn: Conn;
+    let conn: RecordingConnection;
     let prefix: string;
     let store: RedisStore;
     before(async () => {
-      conn = await nodeRedis();
+      conn = await recordingConnection('node-redis');
       prefix = randomPrefix('users-redis');
       store = new RedisStore({ client: conn.client, prefix });
     });

@@ -59,6 +59,8 @@ export interface RedisCommander {
   send(key: string, args: string[]): Promise<unknown>;
   /** One bounded `send` per master node (one for a single Redis), for `SCAN`. */
   masters(): Promise<SendCommand[]>;
+  /** A Redis Cluster client: a script may touch only keys of one slot. */
+  readonly cluster: boolean;
 }
 
 /**
@@ -94,12 +96,12 @@ export function createCommander(
     case 'node-redis': {
       const c = unwrapLegacy(client) as NodeRedisClientLike;
       const send = bound((args) => c.sendCommand(args));
-      return { send: (_key, args) => send(args), masters: async () => [send] };
+      return { send: (_key, args) => send(args), masters: async () => [send], cluster: false };
     }
     case 'ioredis': {
       const c = client as IoRedisLike;
       const send = bound((args) => c.call(args[0]!, ...args.slice(1)));
-      return { send: (_key, args) => send(args), masters: async () => [send] };
+      return { send: (_key, args) => send(args), masters: async () => [send], cluster: false };
     }
     case 'node-redis-cluster': {
       const c = client as NodeRedisClusterLike;
@@ -112,6 +114,7 @@ export function createCommander(
             const clients = await Promise.all(nodes.map((node) => c.nodeClient(node)));
             return clients.map((n) => bound((args) => n.sendCommand(args)));
           }, timeoutMs),
+        cluster: true,
       };
     }
     case 'ioredis-cluster': {
@@ -123,6 +126,7 @@ export function createCommander(
           if (nodes.length === 0) throw noMasters();
           return nodes.map((n) => bound((args) => n.call(args[0]!, ...args.slice(1))));
         },
+        cluster: true,
       };
     }
   }

@@ -89,6 +89,12 @@ function asString(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** A user's epoch from a `GET` of its key: 0 when the key is missing or holds no finite number. */
+export function epochValue(reply: unknown): number {
+  const epoch = reply === null || reply === undefined ? 0 : Number(String(reply));
+  return Number.isFinite(epoch) ? epoch : 0;
+}
+
 /** A reply part as text. */
 export function asText(value: unknown): string {
   return String(value);

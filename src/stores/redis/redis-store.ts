@@ -5,11 +5,12 @@
  * `d:<key>` = JSON of one session key (codec.ts), so a `set` writes one field and concurrent
  * writes of different keys never clobber each other. Expiry is `PEXPIREAT e`.
  * `create`/`update`/`touch` are Lua scripts (scripts.ts); every command touches one key, so
- * Redis Cluster works as is. `move` is move.ts; the user index is user-index.ts. What stays here
+ * Redis Cluster works as is (but for a bound session's load on one Redis, bound-reads.ts). `move` is move.ts; the user index is user-index.ts. What stays here
  * (a little over ~300 lines) is the one class whose methods share the client, the prefix and
  * the scripts' loading.
  */
 
+import { boundUserOf } from '../../data.js';
 import { reportBackgroundError, StoreClosedError } from '../../errors.js';
 import { assertValidSessionId, isValidSessionId } from '../../id.js';
 import type {
@@ -23,6 +24,7 @@ import type {
   UserIndexStore,
   UserSessionLimit,
 } from '../../types.js';
+import { GET_BOUND, splitBoundReply } from './bound-reads.js';
 import {
   createCommander,
   isReplyError,
@@ -34,6 +36,7 @@ import {
   asText,
   checkTime,
   decodeSession,
+  epochValue,
   escapeGlob,
   fieldName,
   parseScanReply,
@@ -41,7 +44,15 @@ import {
 } from './codec.js';
 import { type MoveContext, moveSession } from './move.js';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
-import { CREATE, DESTROY, type RedisScript, runScript, TOUCH, UPDATE } from './scripts.js';
+import {
+  CREATE,
+  DESTROY,
+  evalKeys,
+  type RedisScript,
+  runScript,
+  TOUCH,
+  UPDATE,
+} from './scripts.js';
 import { type OwnedClient, openUrlClient } from './url.js';
 import { RedisUserIndex } from './user-index.js';
 
@@ -98,14 +109,27 @@ export class RedisStore implements SessionStore, UserIndexStore {
     assertValidSessionId(id);
     const cmd = this.#cmd ?? (await this.#open());
     const key = this.prefix + id;
+    const known = cmd.cluster ? undefined : this.#users.bound.get(key);
     let reply: unknown;
+    let epoch: unknown;
     try {
-      reply = await cmd.send(key, ['HGETALL', key]);
+      if (known === undefined) reply = await cmd.send(key, ['HGETALL', key]);
+      else
+        [reply, epoch] = splitBoundReply(await evalKeys(cmd, GET_BOUND, [key, known.epochKey], []));
     } catch (error) {
       if (isReplyError(error, 'WRONGTYPE')) return this.#unreadable('is not a hash');
       throw toStoreError(error);
     }
-    return this.#parse(reply, Date.now());
+    const record = this.#parse(reply, Date.now());
+    const user = record === undefined ? undefined : boundUserOf(record.data);
+    if (record === undefined || user === undefined) {
+      if (known) this.#users.bound.forget(key);
+    } else if (user !== known?.userId) {
+      if (!cmd.cluster) this.#users.remember(key, user);
+    } else if (epoch !== undefined) {
+      record.userEpoch = epochValue(epoch);
+    }
+    return record;
   }
 
   async create(id: string, record: SessionRecord): Promise<boolean> {
@@ -141,6 +165,7 @@ export class RedisStore implements SessionStore, UserIndexStore {
 
   async destroy(id: string): Promise<void> {
     assertValidSessionId(id);
+    this.#users.bound.forget(this.prefix + id);
     // A forward left by `move` names the session to destroy too (a logout racing a regenerate).
     const movedTo = await this.#script(DESTROY, id, []);
     const next = movedTo === 0 || movedTo == null ? undefined : asText(movedTo);

@@ -148,16 +148,27 @@ return 0
  * `NOSCRIPT`. No state is kept about what the server has cached, so a restarted or failed-over
  * Redis costs one extra round trip, never an error.
  */
-export async function runScript(
+export function runScript(
   commander: RedisCommander,
   s: RedisScript,
   key: string,
   args: string[],
 ): Promise<unknown> {
+  return evalKeys(commander, s, [key], args);
+}
+
+/** Like {@link runScript}, with several keys (routed by the first). Reply errors pass as they are. */
+export async function evalKeys(
+  commander: RedisCommander,
+  s: RedisScript,
+  keys: readonly string[],
+  args: string[],
+): Promise<unknown> {
+  const n = String(keys.length);
   try {
-    return await commander.send(key, ['EVALSHA', s.sha, '1', key, ...args]);
+    return await commander.send(keys[0]!, ['EVALSHA', s.sha, n, ...keys, ...args]);
   } catch (error) {
     if (!isReplyError(error, 'NOSCRIPT')) throw error;
-    return commander.send(key, ['EVAL', s.source, '1', key, ...args]);
+    return commander.send(keys[0]!, ['EVAL', s.source, n, ...keys, ...args]);
   }
 }

@@ -15,9 +15,10 @@ import { createHash } from 'node:crypto';
 import { boundUserOf } from '../../data.js';
 import { assertValidSessionId } from '../../id.js';
 import type { CreateForUserResult, SessionRecord, UserSessionLimit } from '../../types.js';
+import { BoundSessions } from './bound-reads.js';
 import { isReplyError, type RedisCommander, toStoreError } from './client.js';
-import { checkTime, decodeSession, pushFields } from './codec.js';
-import { CREATE, type RedisScript, runScript } from './scripts.js';
+import { checkTime, decodeSession, epochValue, pushFields } from './codec.js';
+import { CREATE, evalKeys, type RedisScript, runScript } from './scripts.js';
 import {
   CREATE_FOR_USER,
   DESTROY_OWNED,
@@ -44,6 +45,8 @@ export class RedisUserIndex {
   readonly #ctx: RedisIndexContext;
   /** Set once Redis answered CROSSSLOT: the session and index steps go as separate calls. */
   #split = false;
+  /** Sessions seen bound, loaded with their user's epoch in one script (see bound-reads.ts). */
+  readonly bound = new BoundSessions();
 
   constructor(context: RedisIndexContext) {
     this.#ctx = context;
@@ -55,6 +58,11 @@ export class RedisUserIndex {
 
   epochKey(userId: string): string {
     return `${this.#ctx.prefix}ue:{${userHash(userId)}}`;
+  }
+
+  /** Remembers that the session at `sessionKey` is bound to `userId`. */
+  remember(sessionKey: string, userId: string): void {
+    this.bound.remember(sessionKey, { userId, epochKey: this.epochKey(userId) });
   }
 
   async create(
@@ -86,6 +94,7 @@ export class RedisUserIndex {
         const reply = (await evalKeys(cmd, CREATE_FOR_USER, [key, idx], args)) as number[];
         if (Number(reply[0]) === 0) return { status: 'collision' };
         if (Number(reply[0]) === 2) return { status: 'full' };
+        if (!cmd.cluster) this.remember(key, userId);
         return { status: 'created', evicted: Number(reply[1] ?? 0) };
       } catch (error) {
         if (!isReplyError(error, 'CROSSSLOT')) throw toStoreError(error);
@@ -168,9 +177,7 @@ export class RedisUserIndex {
   async epoch(userId: string): Promise<number> {
     const cmd = await this.#ctx.commander();
     const key = this.epochKey(userId);
-    const value = await send(cmd, key, ['GET', key]);
-    const epoch = value === null || value === undefined ? 0 : Number(String(value));
-    return Number.isFinite(epoch) ? epoch : 0;
+    return epochValue(await send(cmd, key, ['GET', key]));
   }
 
   async raiseEpoch(userId: string, atLeast: number): Promise<number> {
@@ -226,21 +233,5 @@ async function runOne(
     return await runScript(cmd, s, key, args);
   } catch (error) {
     throw toStoreError(error);
-  }
-}
-
-/** EVALSHA with several keys (routed by the first), EVAL on `NOSCRIPT`. Reply errors pass as they are. */
-async function evalKeys(
-  cmd: RedisCommander,
-  s: RedisScript,
-  keys: string[],
-  args: string[],
-): Promise<unknown> {
-  const n = String(keys.length);
-  try {
-    return await cmd.send(keys[0]!, ['EVALSHA', s.sha, n, ...keys, ...args]);
-  } catch (error) {
-    if (!isReplyError(error, 'NOSCRIPT')) throw error;
-    return cmd.send(keys[0]!, ['EVAL', s.source, n, ...keys, ...args]);
   }
 }
