@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Signer } from '../signer.js';
 import { serializeCookie } from './cookie-object.js';
 import { type LiveSession, loadSession } from './load-session.js';
+import { prepareForProperties } from './own-properties.js';
 import { appendSetCookie, beforeHeaders, holdEnd } from './response-hooks.js';
 import {
   SESSION_HOOKS,
@@ -72,6 +73,7 @@ export class RequestSession implements SessionHooks {
     this.#res = res;
     this.#next = next;
     this.#signer = signer;
+    prepareForProperties(req);
     req.sessionStore = settings.store as SessionOwner['sessionStore'];
     const cookie = readSessionId(req, settings.name, signer);
     this.#cookieId = cookie?.id;
@@ -81,8 +83,10 @@ export class RequestSession implements SessionHooks {
   }
 
   start(): void {
-    beforeHeaders(this.#res, () => this.#setCookie());
-    holdEnd(this.#res, (finish) => this.#commit(finish));
+    const res = this.#res;
+    prepareForProperties(res);
+    beforeHeaders(res, () => this.#setCookie());
+    holdEnd(res, (finish) => this.#commit(finish));
     const req = this.#req;
     if (!req.sessionID) {
       this.#generate();

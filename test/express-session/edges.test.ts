@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import express from 'express';
 import realSession from 'express-session';
 import { serializeCookie } from '../../src/express-session/cookie-object.js';
 import dropIn, { Cookie, Session, toExpressStore } from '../../src/express-session/index.js';
@@ -218,6 +219,44 @@ describe('the drop-in middleware', () => {
         await server.close();
       }
     }
+  });
+
+  it('adds to req and res the properties express-session adds, and nothing else', async () => {
+    const hooks = Symbol.for('session-store-js.express-session.hooks');
+    const added = async (session: typeof ours) => {
+      const app = express();
+      const before = new WeakMap<object, Set<PropertyKey>>();
+      app.use((req, res, next) => {
+        before.set(req, new Set(Reflect.ownKeys(req)));
+        before.set(res, new Set(Reflect.ownKeys(res)));
+        next();
+      });
+      app.use(session({ secret: 's', resave: false, saveUninitialized: false }));
+      app.get('/', (req, res) => {
+        (req as unknown as { session: Record<string, unknown> }).session.a = 1;
+        const diff = (o: object) =>
+          Reflect.ownKeys(o)
+            // `route` is Express's; `_parsedOriginalUrl` is parseurl's cache, which
+            // express-session fills.
+            .filter((key) => !before.get(o)!.has(key) && key !== hooks)
+            .filter((key) => key !== 'route' && key !== '_parsedOriginalUrl')
+            .map(String)
+            .sort();
+        res.json({ req: diff(req), res: diff(res) });
+      });
+      const server = await listen(app);
+      try {
+        return (await new Client(server.url).get('/')).json<object>();
+      } finally {
+        await server.close();
+      }
+    };
+    const expected = await added(real);
+    assert.deepEqual(expected, {
+      req: ['session', 'sessionID', 'sessionStore'],
+      res: ['end', 'writeHead'],
+    });
+    assert.deepEqual(await added(ours), expected);
   });
 
   it('res.end with a callback, a Buffer, or a Content-Length set by hand', async () => {
