@@ -7,24 +7,47 @@ import { closeSync, futimesSync, mkdirSync, openSync, writeSync } from 'node:fs'
 import { join } from 'node:path';
 import { MAX_AGE, randomId } from './common.mjs';
 
+/** The width of one bucket of the FileStore's expiry index (ms). */
+const HOUR = 3_600_000;
+
 /**
  * FileStore: `sha256(id).json`, mode 0600, the JSON record padded with spaces to 256 bytes (as
- * the store pads small files), mtime = expiry (the store's cleanup index). Sessions from
- * `expiredCount` on are written already expired (content and mtime), for the cleanup figures.
+ * the store pads small files), mtime = expiry, and each name on a line of its expiry hour's file
+ * in `expiry/` (the store's expiry index, which its cleanup sweeps read), plus `expiry/full-scan`
+ * (mtime now: the index covers every file, so a cleanup is the regular sweep, not a full scan).
+ * Sessions from `expiredCount` on are written already expired (content and mtime, an hour and a
+ * minute ago so their hour has passed), for the cleanup figures.
  */
 export function prefillFiles(dir, count, { expired = 0 } = {}) {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const index = join(dir, 'expiry');
+  mkdirSync(index, { recursive: true, mode: 0o700 });
   const started = performance.now();
   const now = Date.now();
   const page = Buffer.alloc(256);
+  const lines = new Map();
+  const flush = () => {
+    for (const [bucket, names] of lines) {
+      const fd = openSync(join(index, String(bucket)), 'a', 0o600);
+      try {
+        writeSync(fd, names.join(''));
+      } finally {
+        closeSync(fd);
+      }
+    }
+    lines.clear();
+  };
   for (let i = 0; i < count + expired; i++) {
     const id = randomId();
-    const expiresAt = i < count ? now + MAX_AGE : now - 60_000;
+    const expiresAt = i < count ? now + MAX_AGE : now - HOUR - 60_000;
     const createdAt = i < count ? now : expiresAt - MAX_AGE;
     const json = `{"v":1,"id":"${id}","createdAt":${createdAt},"expiresAt":${expiresAt},"data":{"visits":1}}`;
     page.fill(0x20);
     page.write(json);
     const name = `${createHash('sha256').update(id).digest('hex')}.json`;
+    const bucket = Math.floor(expiresAt / HOUR) * HOUR;
+    if (!lines.has(bucket)) lines.set(bucket, []);
+    lines.get(bucket).push(`${name}\n`);
+    if (i % 4096 === 4095) flush();
     const fd = openSync(join(dir, name), 'wx', 0o600);
     try {
       writeSync(fd, page);
@@ -33,6 +56,9 @@ export function prefillFiles(dir, count, { expired = 0 } = {}) {
       closeSync(fd);
     }
   }
+  flush();
+  const marker = openSync(join(index, 'full-scan'), 'w', 0o600);
+  closeSync(marker);
   return done(count + expired, started);
 }
 

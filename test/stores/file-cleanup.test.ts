@@ -5,12 +5,19 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { open, readdir } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { FileStore } from '../../src/stores/file/file-store.js';
-import { countingFs, plainContent, plainName, removeDir, tempDir } from '../helpers/file-store.js';
+import {
+  countingFs,
+  entries,
+  plainContent,
+  plainName,
+  removeDir,
+  tempDir,
+} from '../helpers/file-store.js';
 import { record } from '../helpers/records.js';
 
 const TOTAL = 100_000;
@@ -72,7 +79,7 @@ describe('FileStore cleanup: 100,000 sessions, 10 % expired', () => {
     );
     assert.equal(removed, TOTAL / EXPIRED_EVERY);
     assert.deepEqual(errors, []);
-    const remaining = await readdir(dir);
+    const remaining = await entries(dir);
     assert.equal(remaining.length, live.size);
     for (const name of remaining) assert.ok(live.has(name), 'a live session was removed');
     // O(expired) reads: the sweep opens only files whose mtime has passed, never all 100,000.

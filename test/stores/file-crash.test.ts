@@ -4,12 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { generateSessionId } from '../../src/id.js';
 import { FileStore } from '../../src/stores/file/file-store.js';
-import { removeDir, tempDir } from '../helpers/file-store.js';
+import { entries, removeDir, tempDir } from '../helpers/file-store.js';
 
 const WRITER = fileURLToPath(new URL('../fixtures/file-crash-writer.ts', import.meta.url));
 const KILLS = 100;
@@ -130,7 +129,7 @@ describe('FileStore under SIGKILL', () => {
         assert.ok(killedMidWrite > 0, 'some kills hit a write in flight');
 
         // Temp leftovers of the kills are ignored: only the sessions are listed and counted.
-        const names = await readdir(dir);
+        const names = await entries(dir);
         const sessions = names.filter((n) => /^[0-9a-f]{64}\.json$/.test(n));
         assert.equal(await reader.length(), sessions.length);
         let listed = 0;

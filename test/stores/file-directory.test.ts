@@ -5,13 +5,20 @@
  * the next write creates it again; `clear()` that cannot remove a file says how many it left.
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { StoreUnavailableError, StoreWriteError } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
 import { FileStore } from '../../src/stores/file/file-store.js';
-import { fsError, instrumented, plainName, removeDir, tempDir } from '../helpers/file-store.js';
+import {
+  entries,
+  fsError,
+  instrumented,
+  plainName,
+  removeDir,
+  tempDir,
+} from '../helpers/file-store.js';
 import { record } from '../helpers/records.js';
 
 /** A store on `<temp>/sessions` whose fs call `call` on `target` (a suffix) fails with `code`. */
@@ -121,7 +128,7 @@ describe('FileStore directory faults', () => {
     );
     t.failing.on = false;
     await t.store.clear();
-    assert.deepEqual(await readdir(t.dir), ['README.txt']);
+    assert.deepEqual(await entries(t.dir), ['README.txt']);
     await t.done();
   });
 
@@ -137,9 +144,9 @@ describe('FileStore directory faults', () => {
       forwardUntil: now + 60_000,
     });
     await writeFile(join(t.dir, `${plainName(corrupt)}.corrupt`), 'quarantined');
-    assert.ok((await readdir(t.dir)).some((name) => name.endsWith('.moved')));
+    assert.ok((await entries(t.dir)).some((name) => name.endsWith('.moved')));
     await t.store.clear();
-    assert.deepEqual(await readdir(t.dir), []);
+    assert.deepEqual(await entries(t.dir), []);
     await t.done();
   });
 

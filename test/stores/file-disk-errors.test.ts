@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { StoreUnavailableError, StoreWriteError } from '../../src/errors.js';
@@ -15,6 +15,7 @@ import { generateSessionId } from '../../src/id.js';
 import { FileStore, type FileStoreOptions } from '../../src/stores/file/file-store.js';
 import type { FsHook } from '../helpers/file-store.js';
 import {
+  entries,
   fsError,
   instrumented,
   plainContent,
@@ -48,7 +49,7 @@ async function hooked(hook: FsHook, options: FileStoreOptions = {}) {
 }
 
 const leftovers = async (dir: string) =>
-  (await readdir(dir)).filter((name) => !/^[0-9a-f]{64}\.json$/.test(name));
+  (await entries(dir)).filter((name) => !/^[0-9a-f]{64}\.json$/.test(name));
 
 describe('FileStore on unusual file systems', () => {
   it('without hard links (link fails with EPERM): create publishes by rename, once, and refuses a second create', async () => {
@@ -72,7 +73,7 @@ describe('FileStore on unusual file systems', () => {
       t.store.create(id, record({ a: 1 })),
       (error: unknown) => error instanceof StoreWriteError && /EIO/.test(error.message),
     );
-    assert.deepEqual(await readdir(t.dir), []);
+    assert.deepEqual(await entries(t.dir), []);
     await t.done();
   });
 
@@ -87,7 +88,7 @@ describe('FileStore on unusual file systems', () => {
       }
     });
     assert.equal(await t.store.create(id, record({ mine: true })), false);
-    assert.deepEqual(await readdir(t.dir), [plainName(id)]);
+    assert.deepEqual(await entries(t.dir), [plainName(id)]);
     assert.equal(readFileSync(join(t.dir, plainName(id)), 'utf8'), theirs);
     assert.equal((await t.store.get(id))?.data.theirs, true);
     await t.done();
@@ -144,7 +145,7 @@ describe('FileStore on unusual file systems', () => {
         error instanceof StoreWriteError &&
         /could not write a session file \(Error: bus error\)/.test(error.message),
     );
-    assert.deepEqual(await readdir(writing.dir), []);
+    assert.deepEqual(await entries(writing.dir), []);
     await Promise.all([t.done(), reading.done(), writing.done()]);
   });
 
@@ -159,7 +160,7 @@ describe('FileStore on unusual file systems', () => {
     await symlink('/etc/passwd', join(t.dir, `${plainName(id)}.moved`));
     await t.store.destroy(id);
     assert.equal(await t.store.get(id), undefined);
-    assert.deepEqual(await readdir(t.dir), [`${plainName(id)}.moved`]);
+    assert.deepEqual(await entries(t.dir), [`${plainName(id)}.moved`]);
     await t.done();
 
     const denied = await hooked((call, target) => {
@@ -184,7 +185,7 @@ describe('FileStore on unusual file systems', () => {
       t.store.update(id, { set: { a: 1 } }, Date.now() + HOUR),
       (error: unknown) => error instanceof StoreWriteError && /EACCES/.test(error.message),
     );
-    assert.deepEqual(await readdir(t.dir), [plainName(id)]);
+    assert.deepEqual(await entries(t.dir), [plainName(id)]);
     await t.done();
   });
 

@@ -14,7 +14,7 @@ import { StoreUnavailableError, StoreWriteError } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
 import { FileStore } from '../../src/stores/file/file-store.js';
 import { defaultFs, type FileStoreFs } from '../../src/stores/file/fs.js';
-import { fsError, instrumented, removeDir, tempDir } from '../helpers/file-store.js';
+import { entries, fsError, instrumented, removeDir, tempDir } from '../helpers/file-store.js';
 import { HOUR, record } from '../helpers/records.js';
 
 /** An fs whose calls `call` on temp files fail with `code` while `failing.on` is true. */
@@ -33,7 +33,7 @@ const isWriteError = (code: string) => (err: unknown) =>
   (err.cause as NodeJS.ErrnoException).code === code;
 
 async function assertNoTempFiles(dir: string) {
-  const names = await readdir(dir);
+  const names = await entries(dir);
   assert.deepEqual(
     names.filter((n) => n.endsWith('.tmp')),
     [],
@@ -293,7 +293,13 @@ describe('FileStore faults through an injected fs', () => {
         return defaultFs.lstat(path);
       }) as FileStoreFs['lstat'],
     };
-    const store = new FileStore({ path: dir, fs, onError: (e) => errors.push(e) });
+    // Full scans (the sessions expire within the hour the index sweeps after).
+    const store = new FileStore({
+      path: dir,
+      fs,
+      fullSweepInterval: 1,
+      onError: (e) => errors.push(e),
+    });
     const ids = Array.from({ length: 10 }, () => generateSessionId());
     for (const id of ids) await store.create(id, record({}, { ttl: 20 }));
     poisoned = store._getFilePath(ids[0] as string).slice(dir.length + 1);

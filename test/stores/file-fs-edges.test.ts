@@ -5,12 +5,12 @@
  * removed as a tree, one that refuses removal otherwise is reported and stays.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { StoreUnavailableError, StoreWriteError } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
-import { fsError, instrumented, plainName, setup } from '../helpers/file-store.js';
+import { entries, fsError, instrumented, plainName, setup } from '../helpers/file-store.js';
 import { HOUR, record } from '../helpers/records.js';
 
 /** A store whose fs runs `hook` before each call while `state.on`. */
@@ -56,7 +56,7 @@ describe('FileStore fs edges', () => {
     assert.equal(await t.store.cleanup(), 0);
     assert.ok(t.errors.some(unlisted));
     t.state.on = false;
-    assert.equal((await readdir(t.dir)).length, 1);
+    assert.equal((await entries(t.dir)).length, 1);
     await t.done();
   });
 
@@ -66,7 +66,7 @@ describe('FileStore fs edges', () => {
     await mkdir(corrupt);
     await writeFile(join(corrupt, 'inside'), 'x');
     await t.store.clear();
-    assert.deepEqual(await readdir(t.dir), []);
+    assert.deepEqual(await entries(t.dir), []);
     await t.done();
   });
 
@@ -78,7 +78,7 @@ describe('FileStore fs edges', () => {
     await writeFile(corrupt, 'x');
     t.state.on = true;
     await assert.rejects(t.store.clear(), /could not remove 1 file/);
-    assert.deepEqual(await readdir(t.dir), [corrupt.slice(t.dir.length + 1)]);
+    assert.deepEqual(await entries(t.dir), [corrupt.slice(t.dir.length + 1)]);
     await t.done();
   });
 });

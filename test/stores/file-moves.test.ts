@@ -6,13 +6,13 @@
  * as the first call of a store on an existing directory.
  */
 import assert from 'node:assert/strict';
-import { lstat, readdir, writeFile } from 'node:fs/promises';
+import { lstat, writeFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { InvalidSessionDataError, StoreWriteError } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
 import { FileStore } from '../../src/stores/file/file-store.js';
 import type { SessionMove } from '../../src/types.js';
-import { fsError, instrumented, plainName, setup } from '../helpers/file-store.js';
+import { entries, fsError, instrumented, plainName, setup } from '../helpers/file-store.js';
 import { HOUR, record } from '../helpers/records.js';
 
 const moveOf = (extra: Partial<SessionMove> = {}): SessionMove => {
@@ -83,7 +83,7 @@ describe('FileStore.move', () => {
     failing.on = false;
     assert.equal(await t.store.get(newId), undefined);
     assert.equal((await t.store.get(oldId))?.data.user, 'ada');
-    assert.deepEqual(await readdir(t.dir), [plainName(oldId)]);
+    assert.deepEqual(await entries(t.dir), [plainName(oldId)]);
     await t.done();
   });
 });

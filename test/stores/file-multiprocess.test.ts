@@ -5,13 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { generateSessionId } from '../../src/id.js';
 import { FileStore } from '../../src/stores/file/file-store.js';
-import { removeDir, tempDir } from '../helpers/file-store.js';
+import { entries, removeDir, tempDir } from '../helpers/file-store.js';
 import { record } from '../helpers/records.js';
 
 const WRITER = fileURLToPath(new URL('../fixtures/file-mp-writer.ts', import.meta.url));
@@ -50,7 +49,7 @@ async function writeFromChildren(multiProcess: boolean) {
       for (let k = 0; k < KEYS; k++) if (got.data[`c${i}_${k}`] !== k) missing++;
     }
   }
-  const names = await readdir(dir);
+  const names = await entries(dir);
   await store.close();
   await removeDir(dir);
   return { outputs: outputs.map((o) => o.stdout.trim()), missing, errors, names };

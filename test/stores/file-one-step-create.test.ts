@@ -16,6 +16,7 @@ import { syncFs } from '../../src/stores/file/fs.js';
 import type { FileIoContext } from '../../src/stores/file/io.js';
 import { createSessionFileInOneStep } from '../../src/stores/file/write.js';
 import {
+  entries,
   fsError,
   instrumented,
   plainName,
@@ -50,7 +51,7 @@ describe('FileStore: one-step create', () => {
     await sleep(100);
     watcher.close();
     assert.deepEqual([...seen], [plainName(id)]);
-    assert.deepEqual(await readdir(t.dir), [plainName(id)]);
+    assert.deepEqual(await entries(t.dir), [plainName(id)]);
     const info = await lstat(join(t.dir, plainName(id)));
     assert.equal(info.mode & 0o777, 0o600);
     assert.deepEqual({ ...(await t.store.get(id))?.data }, { a: 1 });
@@ -82,7 +83,7 @@ describe('FileStore: one-step create', () => {
     await writeFile(join(t.dir, plainName(id)), '', { mode: 0o600 });
     assert.equal(await t.store.create(id, record({ b: 2 })), true);
     assert.deepEqual({ ...(await t.store.get(id))?.data }, { b: 2 });
-    assert.deepEqual(await readdir(t.dir), [plainName(id)]);
+    assert.deepEqual(await entries(t.dir), [plainName(id)]);
     assert.deepEqual(t.errors, []);
     await removeDir(t.root);
   });

@@ -8,7 +8,7 @@ import { mkdir, readdir, rename, stat, symlink, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { generateSessionId } from '../../src/id.js';
-import { plainName, removeDir, setup, tempDir } from '../helpers/file-store.js';
+import { entries, plainName, removeDir, setup, tempDir } from '../helpers/file-store.js';
 import { record } from '../helpers/records.js';
 
 describe('FileStore: a directory planted under a session file name', () => {
@@ -22,7 +22,7 @@ describe('FileStore: a directory planted under a session file name', () => {
       assert.equal(await fx.store.get(id), undefined);
       assert.ok((await stat(`${planted}.corrupt`)).isDirectory());
       await fx.store.clear();
-      assert.deepEqual(await readdir(fx.dir), []);
+      assert.deepEqual(await entries(fx.dir), []);
     } finally {
       await fx.done();
     }
@@ -47,7 +47,7 @@ describe('FileStore: a directory planted under a session file name', () => {
       assert.equal(await fx.store.get(id), undefined);
       assert.ok((await stat(`${planted}.corrupt`)).isFile());
       await fx.store.clear();
-      assert.deepEqual(await readdir(fx.dir), []);
+      assert.deepEqual(await entries(fx.dir), []);
     } finally {
       await fx.done();
     }

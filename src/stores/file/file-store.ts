@@ -8,7 +8,10 @@
  *   the process (and across processes with `multiProcess`); `update` re-reads the file under
  *   that lock and changes only the named keys. `update`/`touch` never recreate a missing session.
  * - Expiry lives in the content (`expiresAt`, checked on every read) and in the file's mtime,
- *   which lets cleanup find expired files without reading the others.
+ *   which lets cleanup find expired files without reading the others; and the expiry index
+ *   (`expiry/`, see `expiry-index.ts`) lists per hour the files that can expire in it, so a
+ *   regular sweep touches only those. A name is appended there before its file is written with
+ *   an expiry in another hour than before; full scans (`fullSweepInterval`) catch the rest.
  * - Quarantine: a file that is not a valid session (bad JSON or schema, failed decryption,
  *   oversized, symlink, FIFO, foreign owner…) reads as absent, is renamed to `<name>.corrupt`
  *   under the session's lock and reported through `onError`; cleanup deletes quarantined files
@@ -18,7 +21,7 @@
  * the read-modify-write under the per-session lock all share the private state (queue, codec,
  * directory readiness, the cache of files seen recently). Each mechanism beneath lives in its
  * own file: format, io (read), write, entries (remove, quarantine, forwards), file-cache, fs,
- * lock, directory, cleanup, user-index, options.
+ * lock, directory, expiry-index, cleanup, user-index, options.
  */
 import { join } from 'node:path';
 import { pickKeys } from '../../data.js';
@@ -42,9 +45,10 @@ import type {
   UserIndexStore,
   UserSessionLimit,
 } from '../../types.js';
-import { sweep } from './cleanup.js';
+import { sweep, sweepIndex } from './cleanup.js';
 import { directoryStillThere, prepareDirectory } from './directory.js';
 import { moveAside, removeSessionFile, takeForward, writeForward } from './entries.js';
+import { bucketOf, ExpiryIndex } from './expiry-index.js';
 import { cachedRecord, FileCache, unchanged } from './file-cache.js';
 import { FileCodec, IN_PLACE_LIMIT, isTime, SESSION_FILE } from './format.js';
 import { closeQuietly, defaultFs, errorCode, type FileStoreFs, listNames } from './fs.js';
@@ -76,6 +80,8 @@ export class FileStore implements SessionStore, UserIndexStore {
   /** Upper bound on a session's lifetime since its last write, in seconds. */
   readonly ttl: number;
   readonly cleanupInterval: number;
+  /** Longest time (ms) between two full scans of the directory by cleanup. */
+  readonly fullSweepInterval: number;
   readonly fsync: boolean;
   readonly multiProcess: boolean;
   readonly maxFileSize: number;
@@ -99,6 +105,9 @@ export class FileStore implements SessionStore, UserIndexStore {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #sweeping: Promise<number> | undefined;
+  /** The next sweep is a full scan whatever the index says (the first one of startCleanup). */
+  #fullScanNext = false;
+  readonly #index: ExpiryIndex;
   readonly #users: FileUserIndex;
   /** Recently seen session files, validated by their stat (single process, local files only). */
   readonly #cache: FileCache | undefined;
@@ -108,6 +117,7 @@ export class FileStore implements SessionStore, UserIndexStore {
     this.path = resolved.path;
     this.ttl = resolved.ttl;
     this.cleanupInterval = resolved.cleanupInterval;
+    this.fullSweepInterval = resolved.fullSweepInterval;
     this.fsync = resolved.fsync;
     this.multiProcess = resolved.multiProcess;
     this.maxFileSize = resolved.maxFileSize;
@@ -134,6 +144,7 @@ export class FileStore implements SessionStore, UserIndexStore {
       chmodFiles: false,
     };
     this.#bulkIo = { ...this.#io, fs: options.fs ?? defaultFs };
+    this.#index = new ExpiryIndex(this.#io.fs, this.path, this.#io.uid);
     this.#users = new FileUserIndex({
       fs: this.#bulkIo.fs,
       io: this.#bulkIo,
@@ -224,6 +235,7 @@ export class FileStore implements SessionStore, UserIndexStore {
       }
       try {
         // The forward first: a crash before the old file goes leaves both, still linked.
+        await this.#indexAdd(`${oldName}.moved`, move.forwardUntil);
         await writeForward(this.#bulkIo, oldName, newName, move.forwardUntil);
         this.#cache?.delete(oldName);
         await removeSessionFile(this.#bulkIo, oldName);
@@ -239,6 +251,8 @@ export class FileStore implements SessionStore, UserIndexStore {
   /** Under the lock of `name`: writes a new session unless a live one is there. */
   async #insert(name: string, bytes: Buffer, expiresAt: number): Promise<boolean> {
     await this.#recheckDirectory();
+    // Indexed before it is written: the index always lists every file that can expire.
+    await this.#indexAdd(name, expiresAt);
     // The name is almost always free: link() is the insert-if-absent, so try it before reading.
     if (await this.#write(name, bytes, expiresAt, true)) return true;
     const current = await readSessionFile(this.#io, name);
@@ -363,11 +377,13 @@ export class FileStore implements SessionStore, UserIndexStore {
   }
 
   /**
-   * Sweeps now (so leftovers of a crash go at startup) and then every `cleanupInterval` ms.
-   * The timer does not keep the process alive. Idempotent.
+   * Sweeps now, with a full scan (so leftovers of a crash, and files the index lost, go at
+   * startup), and then every `cleanupInterval` ms. The timer does not keep the process alive.
+   * Idempotent.
    */
   startCleanup(): void {
     if (this.#timer) return;
+    this.#fullScanNext = true;
     void this.cleanup();
     this.#timer = setInterval(() => void this.cleanup(), this.cleanupInterval);
     this.#timer.unref();
@@ -379,9 +395,12 @@ export class FileStore implements SessionStore, UserIndexStore {
   }
 
   /**
-   * One sweep now: removes expired sessions, temp files older than a minute, stale locks and
-   * quarantined files older than 7 days. Resolves the number of sessions removed; never
-   * rejects (errors go to `onError`). Concurrent calls share the sweep in flight.
+   * One sweep now: removes the expired sessions the expiry index lists for the hours that have
+   * passed. When a full scan is due (the index is new, or the last one is older than
+   * `fullSweepInterval`), it also lists the whole directory: expired sessions the index missed,
+   * temp files older than a minute, stale locks, forwards that ran out and quarantined files
+   * older than 7 days. Resolves the number of sessions removed; never rejects (errors go to
+   * `onError`). Concurrent calls share the sweep in flight.
    */
   cleanup(): Promise<number> {
     this.#sweeping ??= this.#sweep(false, (error) => reportBackgroundError(this.#onError, error))
@@ -403,6 +422,7 @@ export class FileStore implements SessionStore, UserIndexStore {
    */
   async ensureDirectory(): Promise<void> {
     this.#dirIdentity = await prepareDirectory(this.#fs, this.path, this.#io.uid);
+    await this.#index.prepare(this.#fs);
     const chmodFiles = this.#io.uid !== undefined && (process.umask() & 0o600) !== 0;
     // Both contexts: new session files are written through the bulk one.
     this.#io.chmodFiles = chmodFiles;
@@ -449,6 +469,24 @@ export class FileStore implements SessionStore, UserIndexStore {
     return Math.min(expiresAt, Date.now() + this.ttl * 1000);
   }
 
+  /**
+   * Appends `name` to the expiry index; recreates an index directory deleted under the store
+   * once. Rejects with StoreWriteError.
+   */
+  async #indexAdd(name: string, expiresAt: number): Promise<void> {
+    try {
+      await this.#index.add(name, expiresAt);
+    } catch (error) {
+      if (errorCode((error as Error).cause) !== 'ENOENT') throw error;
+      try {
+        await this.#index.prepare(this.#fs);
+      } catch (again) {
+        throw asWriteError(again);
+      }
+      await this.#index.add(name, expiresAt);
+    }
+  }
+
   /** Runs `fn` alone for this session: in-process queue, plus the lock file with multiProcess. */
   #exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
     if (this.#cache) this.#cache.writes++;
@@ -486,6 +524,10 @@ export class FileStore implements SessionStore, UserIndexStore {
         }
         const { data, createdAt } = current.record;
         change(data);
+        // A renewal within the same hour (almost every one) leaves the index as it is.
+        if (bucketOf(clamped) !== bucketOf(current.record.expiresAt)) {
+          await this.#indexAdd(name, clamped);
+        }
         const record = { data, createdAt, expiresAt: clamped };
         const dataJson = JSON.stringify(data);
         const bytes = this.#fitting(this.#codec.serialize(id, record, name, dataJson));
@@ -588,15 +630,19 @@ export class FileStore implements SessionStore, UserIndexStore {
       this.#dirReady = false;
       return 0;
     }
-    return sweep({
-      fs: this.#bulkIo.fs,
+    if (!this.#dirReady) await this.#prepare();
+    const fs = this.#bulkIo.fs;
+    const target = {
+      fs,
       dir: this.path,
+      index: this.#index,
       everything,
+      reindexAll: false,
       tempGraceMs: TEMP_GRACE_MS,
       lockStaleMs: LOCK.staleMs,
       corruptRetentionMs: CORRUPT_RETENTION_MS,
       onError,
-      remove: (name, now) =>
+      remove: (name: string, now: number) =>
         this.#exclusive(name, async () => {
           this.#cache?.delete(name);
           if (everything) return removeSessionFile(this.#bulkIo, name);
@@ -605,14 +651,27 @@ export class FileStore implements SessionStore, UserIndexStore {
           // A create cut short by a crash (see ReadResult): it never held a session.
           if (current.state === 'empty') return removeSessionFile(this.#bulkIo, name);
           if (current.state !== 'ok') return false;
-          if (current.record.expiresAt <= now) return removeSessionFile(this.#bulkIo, name);
+          const { expiresAt } = current.record;
+          if (expiresAt <= now) return removeSessionFile(this.#bulkIo, name);
           // Touched after the listing, or an mtime out of step (a restored backup): repair it
-          // so the next sweep does not open this file again.
-          const seconds = current.record.expiresAt / 1000;
-          await this.#bulkIo.fs.lutimes(join(this.path, name), seconds, seconds);
+          // so the next sweep does not open this file again, and index it by its expiry.
+          await this.#indexAdd(name, expiresAt);
+          await fs.lutimes(join(this.path, name), expiresAt / 1000, expiresAt / 1000);
           return false;
         }),
-    });
+    };
+    if (everything) return sweep(target);
+    const started = Date.now();
+    const last = await this.#index.lastFullScan(fs);
+    const full =
+      this.#fullScanNext || last === undefined || started - last >= this.fullSweepInterval;
+    let removed = await sweepIndex(target);
+    if (!full) return removed;
+    this.#fullScanNext = false;
+    // A new (or lost) index: every live file it sees is indexed.
+    removed += await sweep({ ...target, reindexAll: last === undefined });
+    await this.#index.markFullScan(fs, started).catch(onError);
+    return removed;
   }
 }
 

@@ -30,12 +30,25 @@ export interface FileStoreOptions {
    */
   ttl?: number;
   /**
-   * Milliseconds between cleanup sweeps once `startCleanup()` is called. A sweep lists the
-   * directory and `lstat`s each file (expiry is kept in the mtime); it opens only expired files.
+   * Milliseconds between cleanup sweeps once `startCleanup()` is called. A sweep reads the
+   * expiry index's files of the hours that have passed and `lstat`s the files they name (expiry
+   * is kept in the mtime); it opens only expired files (see `fullSweepInterval` for full scans).
    * An integer number of ms from 1 to 2^31 - 1.
    * @default 600000 (10 minutes)
    */
   cleanupInterval?: number;
+  /**
+   * Longest time (ms) between two full scans of the directory. A regular sweep reads only the
+   * expiry index (files due in the hours that have passed), so its cost follows the expired
+   * sessions, not all of them; a full scan lists and `lstat`s every file. It finds what the
+   * index does not know (files written by an older version of the store, restored from a backup,
+   * or whose index line was lost in a crash) and does the rest of the housekeeping: temp files
+   * of a killed process, stale locks, forwards that ran out, quarantined files past 7 days. One
+   * runs when the index is new, at `startCleanup()`, and then when the last one (by any process
+   * on the directory) is older than this. An integer number of ms from 1 to 2^31 - 1.
+   * @default 86400000 (one day)
+   */
+  fullSweepInterval?: number;
   /**
    * Durability. `false`: crash-safe — writes go to a temp file that is renamed over the session
    * file, so a killed process never leaves a partial file (the page cache survives the process).
@@ -105,6 +118,7 @@ export interface ResolvedFileStoreOptions {
   path: string;
   ttl: number;
   cleanupInterval: number;
+  fullSweepInterval: number;
   fsync: boolean;
   encryptionKey: string | Uint8Array | undefined;
   multiProcess: boolean;
@@ -119,6 +133,7 @@ export const FILE_STORE_DEFAULTS = {
   path: './sessions',
   ttl: 86_400,
   cleanupInterval: 600_000,
+  fullSweepInterval: 86_400_000,
   fsync: false,
   multiProcess: false,
   maxFileSize: 1_048_576,
@@ -145,6 +160,7 @@ export function resolveFileStoreOptions(
     path: resolve(path),
     ttl: lifetimeSeconds('ttl', o.ttl, d.ttl),
     cleanupInterval: intervalMs('cleanupInterval', o.cleanupInterval, d.cleanupInterval, 1),
+    fullSweepInterval: intervalMs('fullSweepInterval', o.fullSweepInterval, d.fullSweepInterval, 1),
     fsync: boolean('fsync', o.fsync, d.fsync),
     encryptionKey: checkEncryptionKey(o.encryptionKey),
     multiProcess: boolean('multiProcess', o.multiProcess, d.multiProcess),
