@@ -11,6 +11,7 @@ import {
   isRetryable,
   openOwnedPool,
   type PgPoolLike,
+  type PgQueryConfig,
   type PgQueryResult,
   runQuery,
   toStoreError,
@@ -59,17 +60,29 @@ export class PostgresConnection {
   }
 
   /** Runs one statement, retried once on a fresh connection when the link broke. */
-  async query(stmt: Statement, values: unknown[], write: boolean): Promise<PgQueryResult> {
+  query(stmt: Statement, values: unknown[], write: boolean): Promise<PgQueryResult> {
+    return this.run({ name: stmt.name, text: stmt.text, values }, write, this.timeoutMs);
+  }
+
+  /**
+   * Runs `config` within `timeoutMs` (at most {@link timeoutMs}), retried once on a fresh
+   * connection when the link broke. A function is called when a connection is in hand, so it
+   * must return the same statement each time it is called (the retry calls it again).
+   */
+  async run(
+    config: PgQueryConfig | (() => PgQueryConfig),
+    write: boolean,
+    timeoutMs: number,
+  ): Promise<PgQueryResult> {
     const pool =
       this.#pool !== undefined && this.#tableOk && !this.#closed ? this.#pool : await this.ready();
-    const config = { name: stmt.name, text: stmt.text, values };
     const started = Date.now();
     try {
-      const result = await runQuery(pool, config, this.timeoutMs);
+      const result = await runQuery(pool, config, timeoutMs);
       this.#poolDown = false;
       return result;
     } catch (error) {
-      const remaining = this.timeoutMs - (Date.now() - started);
+      const remaining = timeoutMs - (Date.now() - started);
       if (!isRetryable(error) || remaining < 50 || this.#closed) {
         throw toStoreError(error, write, this.#layout.table.name);
       }

@@ -12,6 +12,19 @@ export interface Statement {
   readonly text: string;
 }
 
+/** A layout's multi-row create: many sessions in one statement (see create-batch.ts). */
+export interface BatchCreate {
+  /** Values from {@link values} → a row `{ id }` for every session created. */
+  readonly statement: Statement;
+  /** The values of the rows' single-row creates (from `createValues`) → the statement's. */
+  values(rows: readonly (readonly unknown[])[], now: number): unknown[];
+  /**
+   * About how many bytes a row (its single-row create values) sends, for a batch's byte bound;
+   * `Infinity` for a row that must go alone, one PostgreSQL might refuse as a whole statement.
+   */
+  size(row: readonly unknown[]): number;
+}
+
 export interface Layout {
   readonly table: TableName;
   /** The DDL that creates the table and its indexes (constant text, run once, not prepared). */
@@ -20,6 +33,8 @@ export interface Layout {
   readonly get: Statement;
   /** Values from {@link createValues}; rowCount 1 when created. */
   readonly create: Statement;
+  /** Concurrent creates in one statement; absent when the layout sends each alone. */
+  readonly createMany?: BatchCreate;
   /** Values from {@link updateValues}; rowCount 1 when updated. */
   readonly update: Statement;
   /** Values from {@link touchValues}; rowCount 1 when touched. */

@@ -49,6 +49,40 @@ ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.creat
   expires_at = EXCLUDED.expires_at, user_id = NULL
 WHERE s.expires_at <= $5`,
     ),
+    createMany: {
+      // One row per element of the arrays; `RETURNING id` names the rows written (inserted, or
+      // an expired row replaced), so each caller learns its own outcome. A batch never holds
+      // one id twice (ON CONFLICT DO UPDATE may not touch a row twice in one statement).
+      statement: statement(
+        table,
+        'create_many',
+        `INSERT INTO ${t} AS s (id, data, created_at, expires_at)
+SELECT * FROM unnest($1::text[], $2::jsonb[], $3::bigint[], $4::bigint[])
+ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.created_at,
+  expires_at = EXCLUDED.expires_at, user_id = NULL
+WHERE s.expires_at <= $5
+RETURNING id`,
+      ),
+      values(rows: readonly (readonly unknown[])[], now: number): unknown[] {
+        const ids: unknown[] = [];
+        const data: unknown[] = [];
+        const created: unknown[] = [];
+        const expires: unknown[] = [];
+        for (const row of rows) {
+          ids.push(row[0]);
+          data.push(row[1]);
+          created.push(row[2]);
+          expires.push(row[3]);
+        }
+        return [ids, data, created, expires, now];
+      },
+      size(row: readonly unknown[]): number {
+        // A time outside bigint (a huge createdAt) would fail the whole statement: alone, it
+        // fails only its own create.
+        if (!Number.isSafeInteger(row[2]) || !Number.isSafeInteger(row[3])) return Infinity;
+        return (row[0] as string).length + (row[1] as string).length + 40;
+      },
+    },
     update: statement(
       table,
       'update',

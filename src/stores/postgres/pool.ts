@@ -116,6 +116,18 @@ export function isRetryable(error: unknown): boolean {
 }
 
 /**
+ * A statement refused for one of the values it carries — a cardinality violation (class 21), bad
+ * data (22), an integrity constraint (23), a size limit (54) — rather than for the link or the
+ * server's state: the same rows sent one by one may all succeed but that one. Looks through a
+ * library error to its `cause`.
+ */
+export function isValueRefusal(error: unknown): boolean {
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  const state = sqlState(cause ?? error);
+  return state !== undefined && /^(?:21|22|23|54)/.test(state);
+}
+
+/**
  * SQLSTATEs of a write the server refused while it is up: a read-only transaction or standby
  * (25006), insufficient resources (class 53: disk full, out of memory, …, but not 53300), a
  * program limit such as a value too large for `jsonb` (class 54), bad data (class 22).
@@ -165,7 +177,8 @@ export function toStoreError(error: unknown, write: boolean, table: string): Err
   });
 }
 
-function timeoutError(ms: number): StoreUnavailableError {
+/** The client-side bound of a call ran out. */
+export function timeoutError(ms: number): StoreUnavailableError {
   return new StoreUnavailableError(
     `PostgreSQL did not answer within ${ms} ms (statementTimeout + 500 ms client-side bound)`,
   );
@@ -175,6 +188,8 @@ function timeoutError(ms: number): StoreUnavailableError {
  * Runs `config` on a connection from `pool` within `timeoutMs` (waiting for a connection
  * included). Rejects with the raw error (for {@link toStoreError}) or `StoreUnavailableError` on
  * timeout. A connection whose link failed or whose query timed out is released as broken.
+ * `config` may be a function, called once a connection is in hand (a batch of creates keeps
+ * growing while the pool has none free); it is not called when no connection comes.
  *
  * This is the path of every request, so it costs one timer for both phases (none from
  * node-postgres' `query_timeout`) and no listener churn: each connection gets one `error`
@@ -182,7 +197,7 @@ function timeoutError(ms: number): StoreUnavailableError {
  */
 export function runQuery(
   pool: PgPoolLike,
-  config: PgQueryConfig,
+  config: PgQueryConfig | (() => PgQueryConfig),
   timeoutMs: number,
 ): Promise<PgQueryResult> {
   return new Promise((resolve, reject) => {
@@ -205,7 +220,10 @@ export function runQuery(
       if (done) return connected.release();
       client = connected;
       watch(connected);
-      call(() => connected.query(config)).then((result) => settle(undefined, result), settle);
+      call(() => connected.query(typeof config === 'function' ? config() : config)).then(
+        (result) => settle(undefined, result),
+        settle,
+      );
     }, settle);
   });
 }

@@ -7,6 +7,8 @@
  * expiry move, each atomic and none able to bring back a destroyed session. Every query is
  * bounded (pool.ts); cleanup deletes in batches under an advisory lock (cleanup.ts).
  *
+ * Concurrent creates share one statement (create-batch.ts).
+ *
  * This file is the contract and its scheduling; the pool, the table's creation and query
  * retries are in connection.ts, the SQL in the layouts, the user-index tier in user-index.ts.
  */
@@ -26,6 +28,7 @@ import { sweepExpired } from './cleanup.js';
 import { checkTime } from './codec.js';
 import { connectPgSimpleLayout } from './connect-pg-simple.js';
 import { PostgresConnection } from './connection.js';
+import { CreateBatcher } from './create-batch.js';
 import type { Layout } from './layout.js';
 import { nativeLayout } from './native-layout.js';
 import { type PostgresStoreOptions, resolvePostgresOptions } from './options.js';
@@ -46,6 +49,8 @@ export class PostgresStore implements SessionStore, UserIndexStore {
   readonly statementTimeout: number;
   readonly #db: PostgresConnection;
   readonly #sql: Layout;
+  /** Coalesces concurrent creates into one statement, when the layout can. */
+  readonly #creates: CreateBatcher | undefined;
   #batchSize: number;
   #pageSize: number;
   #onError: BackgroundErrorHandler | undefined;
@@ -77,6 +82,15 @@ export class PostgresStore implements SessionStore, UserIndexStore {
       onError: o.onError,
     });
     this.#db = db;
+    const many = this.#sql.createMany;
+    this.#creates = many
+      ? new CreateBatcher({
+          single: this.#sql.create,
+          many,
+          run: (config, timeoutMs) => db.run(config, true, timeoutMs),
+          timeoutMs: db.timeoutMs,
+        })
+      : undefined;
     const native = o.layout === 'native';
     this.capabilities = {
       atomicCreate: true,
@@ -127,6 +141,7 @@ export class PostgresStore implements SessionStore, UserIndexStore {
     const createdAt = checkTime(record?.createdAt, 'createdAt');
     const expiresAt = this.#clamp(checkTime(record.expiresAt, 'expiresAt'), now);
     const values = this.#sql.createValues(id, { data: record.data, createdAt, expiresAt }, now);
+    if (this.#creates) return this.#creates.create(id, values);
     return (await this.#db.query(this.#sql.create, values, true)).rowCount === 1;
   }
 
