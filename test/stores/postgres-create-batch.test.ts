@@ -108,6 +108,22 @@ describe('PostgresStore: concurrent creates share a statement', { skip, timeout:
     for (const [i, id] of ids.entries()) assert.equal((await store.get(id))?.data.i, i);
   });
 
+  it('values travel through the batch exactly: quotes, backslashes, braces, NUL, lone surrogates', async () => {
+    const tricky = [
+      { s: 'a "quoted" \\ back\\slash, {brace} and NULL' },
+      { nul: 'x\u0000y', lone: '\ud800', emoji: '\u{1f600}', 'k\u0000ey': [1, { n: null }] },
+      { '$ssjs:k:"x"': { '$ssjs:json': '"y"' }, empty: '', nested: { a: [[], {}] } },
+      { big: 'x'.repeat(100_000) },
+    ];
+    const ids = tricky.map(() => generateSessionId());
+    const results = await burst(ids.map((id, i) => () => store.create(id, record(tricky[i]))));
+    assert.deepEqual(values(results), [true, true, true, true]);
+    assert.deepEqual(gate.sent, [{ kind: 'create_many', rows: 4 }]);
+    for (const [i, id] of ids.entries()) {
+      assert.deepEqual({ ...(await store.get(id))?.data }, tricky[i]);
+    }
+  });
+
   it('a create with nothing waiting goes at once, alone, as the single-row statement', async () => {
     gate.sent.length = 0;
     assert.equal(await store.create(generateSessionId(), record({ a: 1 })), true);
