@@ -60,7 +60,9 @@ describe('FileStore user epochs', () => {
     const t = await hooked((call, target) => {
       if (call === 'open' && target.endsWith('.epoch')) throw fsError('EACCES');
     });
-    await t.store.raiseUserEpoch('ada', 2);
+    // Written from outside, so the store has not read it yet (once read, it is remembered).
+    await mkdir(join(t.dir, 'users'), { recursive: true });
+    await writeFile(join(t.dir, 'users', `${userFile('ada')}.epoch`), '2');
     t.state.on = true;
     await assert.rejects(t.store.userEpoch('ada'), writeError('EACCES'));
     t.state.on = false;

@@ -6,12 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import express from 'express';
 import { generateSessionId } from '../../src/id.js';
 import { SessionManager } from '../../src/index.js';
 import { RedisStore } from '../../src/stores/redis/redis-store.js';
 import { USER_BINDING_KEY } from '../../src/types.js';
-import { Client, listen } from '../helpers/http.js';
+import { Client } from '../helpers/http.js';
 import { record } from '../helpers/records.js';
 import {
   deleteKeys,
@@ -21,7 +20,7 @@ import {
   redisSkipReason,
 } from '../helpers/redis.js';
 import { afterFile } from '../helpers/serve.js';
-import { jsonErrors, userRoutes } from './user-sessions-http.js';
+import { startApp } from './user-sessions-http.js';
 
 const skip = await redisSkipReason();
 
@@ -150,29 +149,22 @@ if (skip) {
       const mine = await recordingConnection('node-redis');
       const theirs = await recordingConnection('node-redis');
       const prefix = randomPrefix('bound-http');
-      const secret = 'bound loads test secret, long enough for production';
-      const sm = new SessionManager({
-        store: new RedisStore({ client: mine.client, prefix }),
-        secret,
-      });
+      const { base, sm, listening } = await startApp(
+        new RedisStore({ client: mine.client, prefix }),
+      );
       const admin = new SessionManager({
         store: new RedisStore({ client: theirs.client, prefix }),
-        secret,
+        secret: 'the admin process secret, long enough for production',
       });
-      const app = express();
-      app.use(sm.middleware());
-      userRoutes(app, sm);
-      app.use(jsonErrors);
-      const server = await listen(app);
       afterFile(async () => {
-        await server.close();
+        await listening.close();
         await sm.close();
         await admin.close();
         await deleteKeys(mine.raw, prefix);
         await mine.quit();
         await theirs.quit();
       });
-      const phone = new Client(server.url);
+      const phone = new Client(base);
       assert.equal((await phone.request('/login/jo', { method: 'POST' })).status, 200);
       mine.take();
       assert.deepEqual((await phone.get('/me')).json(), { user: 'jo', n: 0 });

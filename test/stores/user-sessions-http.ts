@@ -26,7 +26,7 @@ export type UserStoreFactory = () => Promise<UserStoreFixture>;
 
 const SECRET = 'user-sessions test secret, long enough for production';
 
-interface App {
+export interface App {
   base: string;
   sm: SessionManager;
   events: SessionEvent[];
@@ -93,7 +93,8 @@ export function jsonErrors(
   res.status(error.status ?? 500).json({ code: error.code ?? 'ERROR', message: error.message });
 }
 
-async function startApp(
+/** A manager on `store` serving the routes of {@link userRoutes} (plus `extraRoutes`). */
+export async function startApp(
   store: SessionStore,
   options: Partial<SessionManagerOptions> = {},
   extraRoutes?: (app: Express, sm: SessionManager) => void,

@@ -148,6 +148,7 @@ export class FileStore implements SessionStore, UserIndexStore {
     this.#users = new FileUserIndex({
       fs: this.#bulkIo.fs,
       io: this.#bulkIo,
+      requestFs: this.#fs,
       codec: this.#codec,
       path: this.path,
       multiProcess: this.multiProcess,
