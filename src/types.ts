@@ -22,10 +22,11 @@ export interface SessionRecord {
   /** When the session expires unless renewed. A record with `expiresAt <= Date.now()` does not exist. */
   expiresAt: number;
   /**
-   * Only from `get` of a store with the user index, and only when it read it atomically with the
-   * record (one statement or script): the current epoch of the user the record is bound to. The
-   * manager then checks the binding against it instead of calling `userEpoch`, which saves a
-   * round trip on every request of a signed-in user. Leave it out otherwise.
+   * Only from `get` of a store with the user index, and only when it read it with the record,
+   * atomically (one statement or script) or just before it in the same round trip: the current
+   * epoch of the user the record is bound to. The manager then checks the binding against it
+   * instead of calling `userEpoch`, which saves a round trip on every request of a signed-in
+   * user. Leave it out otherwise.
    */
   userEpoch?: number;
 }

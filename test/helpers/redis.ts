@@ -254,6 +254,8 @@ export interface RecordingConnection {
   readonly commands: string[];
   /** The names of the commands sent since the last `take`, taken out of `commands`. */
   take(): string[];
+  /** Most commands awaiting their reply at once since the last call (1: one round trip each). */
+  peak(): number;
   quit(): Promise<void>;
 }
 
@@ -262,20 +264,34 @@ export async function recordingConnection(
   library: 'node-redis' | 'ioredis',
 ): Promise<RecordingConnection> {
   const commands: string[] = [];
+  let pending = 0;
+  let most = 0;
+  const record = (name: string, reply: Promise<unknown>) => {
+    commands.push(name);
+    most = Math.max(most, ++pending);
+    const settled = () => {
+      pending--;
+    };
+    reply.then(settled, settled);
+    return reply;
+  };
+  const peak = () => {
+    const seen = most;
+    most = pending;
+    return seen;
+  };
   if (library === 'node-redis') {
     const client = createClient({ url: REDIS_URL, disableOfflineQueue: true });
     client.on('error', () => {});
     await client.connect();
     return {
       client: {
-        sendCommand: (args: string[]) => {
-          commands.push(args[0]!);
-          return client.sendCommand(args);
-        },
+        sendCommand: (args: string[]) => record(args[0]!, client.sendCommand(args)),
       },
       raw: (...args) => client.sendCommand(args),
       commands,
       take: () => commands.splice(0),
+      peak,
       quit: async () => {
         await client.close();
       },
@@ -286,14 +302,12 @@ export async function recordingConnection(
   await client.connect();
   return {
     client: {
-      call: (command: string, ...args: string[]) => {
-        commands.push(command);
-        return client.call(command, ...args);
-      },
+      call: (command: string, ...args: string[]) => record(command, client.call(command, ...args)),
     },
     raw: (command, ...args) => client.call(command!, ...args),
     commands,
     take: () => commands.splice(0),
+    peak,
     quit: async () => {
       await client.quit();
     },

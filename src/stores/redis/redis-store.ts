@@ -5,9 +5,9 @@
  * `d:<key>` = JSON of one session key (codec.ts), so a `set` writes one field and concurrent
  * writes of different keys never clobber each other. Expiry is `PEXPIREAT e`.
  * `create`/`update`/`touch` are Lua scripts (scripts.ts); every command touches one key, so
- * Redis Cluster works as is (but for a bound session's load on one Redis, bound-reads.ts). `move` is move.ts; the user index is user-index.ts. What stays here
- * (a little over ~300 lines) is the one class whose methods share the client, the prefix and
- * the scripts' loading.
+ * Redis Cluster works as is (a bound session's load sends two commands, see bound-reads.ts).
+ * `move` is move.ts; the user index is user-index.ts. What stays here (a little over ~300 lines)
+ * is the one class whose methods share the client, the prefix and the scripts' loading.
  */
 
 import { boundUserOf } from '../../data.js';
@@ -24,7 +24,6 @@ import type {
   UserIndexStore,
   UserSessionLimit,
 } from '../../types.js';
-import { GET_BOUND, splitBoundReply } from './bound-reads.js';
 import {
   createCommander,
   isReplyError,
@@ -36,7 +35,6 @@ import {
   asText,
   checkTime,
   decodeSession,
-  epochValue,
   escapeGlob,
   fieldName,
   parseScanReply,
@@ -44,15 +42,7 @@ import {
 } from './codec.js';
 import { type MoveContext, moveSession } from './move.js';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
-import {
-  CREATE,
-  DESTROY,
-  evalKeys,
-  type RedisScript,
-  runScript,
-  TOUCH,
-  UPDATE,
-} from './scripts.js';
+import { CREATE, DESTROY, type RedisScript, runScript, TOUCH, UPDATE } from './scripts.js';
 import { type OwnedClient, openUrlClient } from './url.js';
 import { RedisUserIndex } from './user-index.js';
 
@@ -110,12 +100,12 @@ export class RedisStore implements SessionStore, UserIndexStore {
     const cmd = this.#cmd ?? (await this.#open());
     const key = this.prefix + id;
     const known = cmd.cluster ? undefined : this.#users.bound.get(key);
+    // Sent first, answered in the same round trip (see bound-reads.ts); a failure leaves the
+    // epoch to the manager's own call, which reports it.
+    const epoch = known && this.#users.epochOf(cmd, known.epochKey).catch(() => undefined);
     let reply: unknown;
-    let epoch: unknown;
     try {
-      if (known === undefined) reply = await cmd.send(key, ['HGETALL', key]);
-      else
-        [reply, epoch] = splitBoundReply(await evalKeys(cmd, GET_BOUND, [key, known.epochKey], []));
+      reply = await cmd.send(key, ['HGETALL', key]);
     } catch (error) {
       if (isReplyError(error, 'WRONGTYPE')) return this.#unreadable('is not a hash');
       throw toStoreError(error);
@@ -126,8 +116,9 @@ export class RedisStore implements SessionStore, UserIndexStore {
       if (known) this.#users.bound.forget(key);
     } else if (user !== known?.userId) {
       if (!cmd.cluster) this.#users.remember(key, user);
-    } else if (epoch !== undefined) {
-      record.userEpoch = epochValue(epoch);
+    } else {
+      const value = await epoch;
+      if (value !== undefined) record.userEpoch = value;
     }
     return record;
   }

@@ -175,8 +175,11 @@ export class RedisUserIndex {
   }
 
   async epoch(userId: string): Promise<number> {
-    const cmd = await this.#ctx.commander();
-    const key = this.epochKey(userId);
+    return this.epochOf(await this.#ctx.commander(), this.epochKey(userId));
+  }
+
+  /** The epoch at `key`, an epoch key (`GET` sent at once, before anything sent after this). */
+  async epochOf(cmd: RedisCommander, key: string): Promise<number> {
     return epochValue(await send(cmd, key, ['GET', key]));
   }
 
