@@ -8,12 +8,18 @@
  * object into a hash table (V8's dictionary mode) in one step: later additions are hash inserts
  * and later reads hit V8's caches (in process, a drop-in visit over MemoryStore: about a quarter
  * less CPU). Nothing else can see the scratch property: it is gone before any other code runs.
+ * Objects that still have Node's own prototype (plain `node:http`) share hidden classes and are
+ * left as they are: there the step would cost more than it saves.
  */
 
 const SCRATCH: unique symbol = Symbol('session-store-js.scratch');
 
-/** Prepares `target` (a request or response) for the properties the middleware adds. */
-export function prepareForProperties(target: object): void {
+/**
+ * Prepares `target` (a request or response) for the properties the middleware adds, unless its
+ * prototype is still `nodePrototype` (`IncomingMessage.prototype`, `ServerResponse.prototype`).
+ */
+export function prepareForProperties(target: object, nodePrototype: object): void {
+  if (Object.getPrototypeOf(target) === nodePrototype) return;
   const scratch = target as { [SCRATCH]?: undefined };
   scratch[SCRATCH] = undefined;
   delete scratch[SCRATCH];

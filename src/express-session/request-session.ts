@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Signer } from '../signer.js';
 import { serializeCookie } from './cookie-object.js';
 import { type LiveSession, loadSession } from './load-session.js';
@@ -73,7 +73,7 @@ export class RequestSession implements SessionHooks {
     this.#res = res;
     this.#next = next;
     this.#signer = signer;
-    prepareForProperties(req);
+    prepareForProperties(req, IncomingMessage.prototype);
     req.sessionStore = settings.store as SessionOwner['sessionStore'];
     const cookie = readSessionId(req, settings.name, signer);
     this.#cookieId = cookie?.id;
@@ -84,7 +84,7 @@ export class RequestSession implements SessionHooks {
 
   start(): void {
     const res = this.#res;
-    prepareForProperties(res);
+    prepareForProperties(res, ServerResponse.prototype);
     beforeHeaders(res, () => this.#setCookie());
     holdEnd(res, (finish) => this.#commit(finish));
     const req = this.#req;

@@ -56,9 +56,12 @@ export function session(options?: SessionOptions): SessionHandler {
     req.session = sess;
     const resolved = typeof cookieOptions === 'function' ? cookieOptions(req) : cookieOptions;
     sess.cookie = new Cookie(resolved);
-    const secure = isSecureRequest(req, proxy);
-    if (resolved.secure === 'auto') sess.cookie.secure = secure;
-    if (resolved.sameSite === 'auto') sess.cookie.sameSite = secure ? 'none' : 'lax';
+    // Only `'auto'` asks whether the request is secure (Express's `req.secure` is a getter chain).
+    if (resolved.secure === 'auto' || resolved.sameSite === 'auto') {
+      const secure = isSecureRequest(req, proxy);
+      if (resolved.secure === 'auto') sess.cookie.secure = secure;
+      if (resolved.sameSite === 'auto') sess.cookie.sameSite = secure ? 'none' : 'lax';
+    }
   };
 
   return function sessionMiddleware(req, res, next) {
