@@ -1,5 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import { NoSessionMiddlewareError } from './errors.js';
+import { prepareForProperties } from './own-properties.js';
 import type { JsonValue, UserBinding } from './types.js';
 
 /** A request as the library sees it: Node's, with the `sessionID` the middleware sets. */
@@ -74,7 +75,8 @@ export class RequestState {
 /**
  * Where a manager keeps its state on a request. Each manager has its own key, so two managers
  * (two cookie names) on one app never share a session. (A `WeakMap` was measured: it spares the
- * property added to `req`, ~1 µs on Express's requests, but costs several µs of GC per request.)
+ * property added to `req` but costs several µs of GC per request; the property is cheap once
+ * `prepareForProperties` has run.)
  */
 export class StateSlot {
   readonly #key = Symbol('session-store-js');
@@ -84,6 +86,8 @@ export class StateSlot {
     const carrier = req as unknown as Record<symbol, RequestState | undefined>;
     if (carrier[this.#key]) return undefined;
     const state = new RequestState(req, res);
+    prepareForProperties(req, IncomingMessage.prototype);
+    prepareForProperties(res, ServerResponse.prototype);
     carrier[this.#key] = state;
     clearSessionId(req);
     return state;

@@ -1,8 +1,8 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
+import { prepareForProperties } from '../own-properties.js';
 import type { Signer } from '../signer.js';
 import { serializeCookie } from './cookie-object.js';
 import { type LiveSession, loadSession } from './load-session.js';
-import { prepareForProperties } from './own-properties.js';
 import { appendSetCookie, beforeHeaders, holdEnd } from './response-hooks.js';
 import {
   SESSION_HOOKS,

@@ -3,11 +3,12 @@
  * (`Object.setPrototypeOf(req, app.request)`), and V8 shares no hidden classes between objects
  * whose prototype was replaced: every property then added to one of them builds a hidden class
  * of its own (about 2 µs), and every property read after it misses V8's caches once more. The
- * middleware adds five (`req.sessionStore`, `req.sessionID`, `req.session`, `res.writeHead`,
- * `res.end`), as express-session does. Adding and deleting one scratch property first turns the
- * object into a hash table (V8's dictionary mode) in one step: later additions are hash inserts
- * and later reads hit V8's caches (in process, a drop-in visit over MemoryStore: about a quarter
- * less CPU). Nothing else can see the scratch property: it is gone before any other code runs.
+ * session middleware adds its own (its state, `req.sessionID`; the drop-in also `req.session`,
+ * `req.sessionStore`, `res.writeHead`, `res.end`), and Express and the application add more
+ * after it. Adding and deleting one scratch property first turns the object into a hash table
+ * (V8's dictionary mode) in one step: later additions are hash inserts and later reads hit V8's
+ * caches (in process over Express: a drop-in visit over MemoryStore about a quarter less CPU,
+ * the native middleware's visit 89 → 63 µs). Nothing else can see the scratch property: it is gone before any other code runs.
  * Objects that still have Node's own prototype (plain `node:http`) share hidden classes and are
  * left as they are: there the step would cost more than it saves.
  */
