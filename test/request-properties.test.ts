@@ -1,0 +1,103 @@
+/**
+ * The middleware turns Express's `req` and `res` into V8 dictionary-mode objects before adding
+ * its properties (Express replaced their prototype, so each added property would otherwise build
+ * a hidden class of its own). Checked here: V8 really switches the object (through
+ * `%HasFastProperties` in a child process), plain `node:http` objects are left alone, and over
+ * real HTTP nothing of the step is visible: the request carries only the properties the
+ * middleware documents, and what Express and the app add afterwards works as before.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import express from 'express';
+import { MemoryStore, SessionManager, type SessionRequest } from '../src/index.js';
+import { Client, listen } from './helpers/http.js';
+
+const SECRET = 'request-properties test secret, long enough: 0123456789';
+
+/** Runs `code` in a child with V8's natives syntax and the built helper bound to `prepare`. */
+function inV8(code: string): string {
+  const helper = new URL('../dist/esm/own-properties.js', import.meta.url).href;
+  const script = `import { prepareForProperties as prepare } from ${JSON.stringify(helper)};\n${code}`;
+  return execFileSync(
+    process.execPath,
+    ['--allow-natives-syntax', '--input-type=module', '-e', script],
+    {
+      encoding: 'utf8',
+    },
+  ).trim();
+}
+
+describe('properties the middleware adds to req and res', () => {
+  const closers: Array<() => Promise<void>> = [];
+  after(async () => {
+    for (const close of closers) await close();
+  });
+
+  it('an object whose prototype was replaced becomes a dictionary; one with its Node prototype stays fast', () => {
+    const out = inV8(`
+      import { IncomingMessage } from 'node:http';
+      import { Socket } from 'node:net';
+      const swapped = new IncomingMessage(new Socket());
+      Object.setPrototypeOf(swapped, Object.create(IncomingMessage.prototype));
+      const before = %HasFastProperties(swapped);
+      prepare(swapped, IncomingMessage.prototype);
+      const plain = new IncomingMessage(new Socket());
+      prepare(plain, IncomingMessage.prototype);
+      console.log(JSON.stringify([before, %HasFastProperties(swapped), %HasFastProperties(plain),
+        Reflect.ownKeys(swapped).filter((k) => typeof k === 'symbol' && k.description?.includes('scratch')).length]));
+    `);
+    assert.deepEqual(JSON.parse(out), [true, false, true, 0]);
+  });
+
+  it('over Express, the request gains only the session state and sessionID, and Express still works', async () => {
+    const sessions = new SessionManager({ store: new MemoryStore(), secret: SECRET });
+    const app = express();
+    const before = new WeakMap<object, Set<PropertyKey>>();
+    app.use((req, res, next) => {
+      before.set(req, new Set(Reflect.ownKeys(req)));
+      before.set(res, new Set(Reflect.ownKeys(res)));
+      next();
+    });
+    app.use(sessions.middleware());
+    app.get('/:name', async (req, res) => {
+      await sessions.set(req as SessionRequest, 'visits', 1);
+      res.locals.seen = req.params.name;
+      const added = (o: object) =>
+        Reflect.ownKeys(o)
+          .filter((key) => !before.get(o)?.has(key))
+          .map((key) => (typeof key === 'symbol' ? `symbol:${key.description}` : key))
+          .filter((key) => key !== 'route' && key !== 'params')
+          .sort();
+      res.json({ req: added(req), res: added(res), locals: res.locals.seen });
+    });
+    const server = await listen(app);
+    closers.push(() => server.close());
+    const reply = await new Client(server.url).get('/alice');
+    assert.equal(reply.status, 200);
+    assert.deepEqual(reply.json(), {
+      req: ['sessionID', 'symbol:session-store-js'],
+      res: [],
+      locals: 'alice',
+    });
+  });
+
+  it('on plain node:http the request keeps its Node prototype and gets the session', async () => {
+    const sessions = new SessionManager({ store: new MemoryStore(), secret: SECRET });
+    const middleware = sessions.middleware();
+    const server = createServer((req, res) => {
+      middleware(req, res, async () => {
+        await sessions.set(req, 'visits', 1);
+        res.end(JSON.stringify({ id: typeof (req as SessionRequest).sessionID }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as AddressInfo;
+    const reply = await new Client(`http://127.0.0.1:${port}`).get('/');
+    assert.equal(reply.status, 200);
+    assert.deepEqual(reply.json(), { id: 'string' });
+  });
+});
