@@ -8,8 +8,8 @@
  * after it. Adding and deleting one scratch property first turns the object into a hash table
  * (V8's dictionary mode) in one step: later additions are hash inserts and later reads hit V8's
  * caches (in process over Express: a drop-in visit over MemoryStore about a quarter less CPU,
- * the native middleware's visit 89 → 63 µs). Nothing else can see the scratch property: it is gone before any other code runs.
- * Objects that still have Node's own prototype (plain `node:http`) share hidden classes and are
+ * the native middleware's visit 89 → 63 µs). Nothing else can see the scratch property: it is
+ * gone before any other code runs. Objects that still have Node's own prototype (plain `node:http`) share hidden classes and are
  * left as they are: there the step would cost more than it saves.
  */
 

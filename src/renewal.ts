@@ -4,6 +4,7 @@
  * the session just before a renewal landed don't renew it again. Without this, each request
  * decides from its own loaded copy of the expiry, and 40 readers arriving together write 40 times.
  */
+import { setBounded } from './bounded-map.js';
 
 /** How a renewal ended: the store moved the expiry, the session is gone, or the write failed. */
 export type RenewalOutcome = 'renewed' | 'gone' | 'failed';
@@ -49,9 +50,7 @@ export class Renewals {
       },
     );
     const renewal: Renewal = { expiresAt, done };
-    byId.delete(id);
-    if (byId.size >= MAX_REMEMBERED) byId.delete(byId.keys().next().value as string);
-    byId.set(id, renewal);
+    setBounded(byId, id, renewal, MAX_REMEMBERED);
     done.then((outcome) => {
       if (outcome !== 'renewed' && byId.get(id) === renewal) byId.delete(id);
     });

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { setBounded } from './bounded-map.js';
 
 /**
  * Cookie signing in express-session's format, so an app can switch without logging anyone out:
@@ -93,8 +94,6 @@ export class Signer {
   }
 
   #remember(value: string, verified: Unsigned): void {
-    const map = this.#verified;
-    if (map.size >= MAX_REMEMBERED) map.delete(map.keys().next().value as string);
-    map.set(value, verified);
+    setBounded(this.#verified, value, verified, MAX_REMEMBERED);
   }
 }

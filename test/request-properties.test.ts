@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import express from 'express';
 import { MemoryStore, SessionManager, type SessionRequest } from '../src/index.js';
-import { Client, listen } from './helpers/http.js';
+import { Client, listen, trackAddedKeys } from './helpers/http.js';
 
 const SECRET = 'request-properties test secret, long enough: 0123456789';
 
@@ -55,19 +55,13 @@ describe('properties the middleware adds to req and res', () => {
   it('over Express, the request gains only the session state and sessionID, and Express still works', async () => {
     const sessions = new SessionManager({ store: new MemoryStore(), secret: SECRET });
     const app = express();
-    const before = new WeakMap<object, Set<PropertyKey>>();
-    app.use((req, res, next) => {
-      before.set(req, new Set(Reflect.ownKeys(req)));
-      before.set(res, new Set(Reflect.ownKeys(res)));
-      next();
-    });
+    const addedTo = trackAddedKeys(app);
     app.use(sessions.middleware());
     app.get('/:name', async (req, res) => {
       await sessions.set(req as SessionRequest, 'visits', 1);
       res.locals.seen = req.params.name;
       const added = (o: object) =>
-        Reflect.ownKeys(o)
-          .filter((key) => !before.get(o)?.has(key))
+        addedTo(o)
           .map((key) => (typeof key === 'symbol' ? `symbol:${key.description}` : key))
           .filter((key) => key !== 'route' && key !== 'params')
           .sort();

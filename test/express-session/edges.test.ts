@@ -10,7 +10,7 @@ import realSession from 'express-session';
 import { serializeCookie } from '../../src/express-session/cookie-object.js';
 import dropIn, { Cookie, Session, toExpressStore } from '../../src/express-session/index.js';
 import { MemoryStore, type SessionRecord } from '../../src/index.js';
-import { Client, listen } from '../helpers/http.js';
+import { Client, listen, trackAddedKeys } from '../helpers/http.js';
 import { makeApp } from './app.js';
 import { ours, real } from './impls.js';
 
@@ -225,20 +225,15 @@ describe('the drop-in middleware', () => {
     const hooks = Symbol.for('session-store-js.express-session.hooks');
     const added = async (session: typeof ours) => {
       const app = express();
-      const before = new WeakMap<object, Set<PropertyKey>>();
-      app.use((req, res, next) => {
-        before.set(req, new Set(Reflect.ownKeys(req)));
-        before.set(res, new Set(Reflect.ownKeys(res)));
-        next();
-      });
+      const addedTo = trackAddedKeys(app);
       app.use(session({ secret: 's', resave: false, saveUninitialized: false }));
       app.get('/', (req, res) => {
         (req as unknown as { session: Record<string, unknown> }).session.a = 1;
         const diff = (o: object) =>
-          Reflect.ownKeys(o)
+          addedTo(o)
             // `route` is Express's; `_parsedOriginalUrl` is parseurl's cache, which
             // express-session fills.
-            .filter((key) => !before.get(o)!.has(key) && key !== hooks)
+            .filter((key) => key !== hooks)
             .filter((key) => key !== 'route' && key !== '_parsedOriginalUrl')
             .map(String)
             .sort();

@@ -6,6 +6,7 @@
 import http, { type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
+import type { Express } from 'express';
 
 /** A running server. */
 export interface Listening {
@@ -250,4 +251,18 @@ export function quickGet(
       })
       .on('error', reject);
   });
+}
+
+/**
+ * Records the own keys of every request and response as a first middleware of `app` sees them;
+ * the function returned lists the keys `o` (one of those) has gained since.
+ */
+export function trackAddedKeys(app: Express): (o: object) => PropertyKey[] {
+  const before = new WeakMap<object, Set<PropertyKey>>();
+  app.use((req, res, next) => {
+    before.set(req, new Set(Reflect.ownKeys(req)));
+    before.set(res, new Set(Reflect.ownKeys(res)));
+    next();
+  });
+  return (o) => Reflect.ownKeys(o).filter((key) => !before.get(o)?.has(key));
 }

@@ -24,7 +24,7 @@
  * (see cleanup.ts) finds those; it runs when the index is new, at `startCleanup()`, and then at
  * most every `fullSweepInterval`.
  */
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { prepareDirectory } from './directory.js';
 import { FORWARD_FILE, SESSION_FILE } from './format.js';
@@ -36,7 +36,7 @@ import {
   READ_FLAGS,
   unlinkQuietly,
 } from './fs.js';
-import { asWriteError } from './io.js';
+import { asWriteError, filePath } from './io.js';
 
 /** Width of one bucket (ms): a session is removed at most this long after it expired (+ sweep). */
 export const BUCKET_MS = 3_600_000;
@@ -148,9 +148,7 @@ export class ExpiryIndex {
     const fd = await bulk.open(file, READ_FLAGS);
     try {
       const stat = await bulk.fstat(fd);
-      if (!stat.isFile() || (this.#uid !== undefined && stat.uid !== this.#uid)) {
-        throw Object.assign(new Error('not a regular file of ours'), { code: 'EFTYPE' });
-      }
+      this.#assertOwnFile(stat);
       const buffer = Buffer.allocUnsafe(CHUNK);
       let position = 0;
       let rest = '';
@@ -192,13 +190,18 @@ export class ExpiryIndex {
     }
   }
 
+  /** A bucket file must be a regular file of ours (EFTYPE otherwise: the sweep removes it). */
+  #assertOwnFile(stat: Stats): void {
+    if (!stat.isFile() || (this.#uid !== undefined && stat.uid !== this.#uid)) {
+      throw Object.assign(new Error('not a regular file of ours'), { code: 'EFTYPE' });
+    }
+  }
+
   async #openBucket(fs: FileStoreFs, bucket: number): Promise<number> {
-    const fd = await openRetrying(fs, join(this.path, String(bucket)), APPEND_FLAGS, 0o600);
+    const fd = await openRetrying(fs, filePath(this.path, String(bucket)), APPEND_FLAGS, 0o600);
     try {
       const stat = await fs.fstat(fd);
-      if (!stat.isFile() || (this.#uid !== undefined && stat.uid !== this.#uid)) {
-        throw Object.assign(new Error('not a regular file of ours'), { code: 'EFTYPE' });
-      }
+      this.#assertOwnFile(stat);
       // Created under a umask that took owner bits, or loosened by hand: back to 0600.
       if ((stat.mode & 0o777) !== 0o600) await fs.fchmod(fd, 0o600);
       return fd;

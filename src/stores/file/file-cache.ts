@@ -13,6 +13,7 @@
  * removed from outside (a restore, a planted file, `rm`) changes the inode or vanishes.
  */
 import type { Stats } from 'node:fs';
+import { setBounded } from '../../bounded-map.js';
 import type { JsonValue, SessionRecord } from '../../types.js';
 
 /** Entries kept; each holds a file of at most ENTRY_LIMIT bytes, so the cache stays under ~8 MB. */
@@ -58,24 +59,27 @@ export class FileCache {
     record: SessionRecord,
     dataJson: string = JSON.stringify(record.data),
   ): void {
-    this.#entries.delete(name);
-    if (stat.size > ENTRY_LIMIT) return;
-    if (this.#entries.size >= CAPACITY) {
-      const oldest = this.#entries.keys().next().value as string;
-      this.#entries.delete(oldest);
+    if (stat.size > ENTRY_LIMIT) {
+      this.#entries.delete(name);
+      return;
     }
-    this.#entries.set(name, {
-      dev: stat.dev,
-      ino: stat.ino,
-      size: stat.size,
-      mtimeMs: stat.mtimeMs,
-      ctimeMs: stat.ctimeMs,
-      private: (stat.mode & 0o077) === 0,
-      id,
-      createdAt: record.createdAt,
-      expiresAt: record.expiresAt,
-      data: dataJson,
-    });
+    setBounded(
+      this.#entries,
+      name,
+      {
+        dev: stat.dev,
+        ino: stat.ino,
+        size: stat.size,
+        mtimeMs: stat.mtimeMs,
+        ctimeMs: stat.ctimeMs,
+        private: (stat.mode & 0o077) === 0,
+        id,
+        createdAt: record.createdAt,
+        expiresAt: record.expiresAt,
+        data: dataJson,
+      },
+      CAPACITY,
+    );
   }
 
   delete(name: string): void {

@@ -254,7 +254,8 @@ export class FileStore implements SessionStore, UserIndexStore {
     await this.#recheckDirectory();
     // Indexed before it is written: the index always lists every file that can expire.
     await this.#indexAdd(name, expiresAt);
-    // The name is almost always free: link() is the insert-if-absent, so try it before reading.
+    // The name is almost always free: the exclusive create (open O_EXCL, or link) is the
+    // insert-if-absent, so try it before reading.
     if (await this.#write(name, bytes, expiresAt, true)) return true;
     const current = await readSessionFile(this.#io, name);
     if (current.state === 'ok' && current.record.expiresAt > Date.now()) return false;

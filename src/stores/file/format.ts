@@ -17,6 +17,7 @@ import {
   hkdfSync,
   randomBytes,
 } from 'node:crypto';
+import { setBounded } from '../../bounded-map.js';
 import { isValidSessionId } from '../../id.js';
 import type { JsonValue, SessionRecord } from '../../types.js';
 
@@ -98,8 +99,7 @@ export class FileCodec {
       ? createHmac('sha256', this.#nameKey).update(id, 'utf8').digest('hex')
       : sha256Hex(id);
     name = `${hex}.json`;
-    if (names.size >= NAME_MEMO) names.delete(names.keys().next().value as string);
-    names.set(id, name);
+    setBounded(names, id, name, NAME_MEMO);
     return name;
   }
 
@@ -214,8 +214,14 @@ export const IN_PLACE_LIMIT = 4096;
 
 export function padded(bytes: Buffer): Buffer {
   if (bytes.length > IN_PLACE_LIMIT) return bytes;
-  const size = Math.min(IN_PLACE_LIMIT, Math.ceil(bytes.length / PAD_TO) * PAD_TO);
-  return size === bytes.length
-    ? bytes
-    : Buffer.concat([bytes, Buffer.alloc(size - bytes.length, 0x20)]);
+  return padTo(bytes, Math.min(IN_PLACE_LIMIT, Math.ceil(bytes.length / PAD_TO) * PAD_TO));
+}
+
+/** `bytes` followed by spaces up to `size` bytes (at least `bytes.length`), in one buffer. */
+export function padTo(bytes: Buffer, size: number): Buffer {
+  if (size === bytes.length) return bytes;
+  const content = Buffer.allocUnsafe(size);
+  bytes.copy(content);
+  content.fill(0x20, bytes.length);
+  return content;
 }

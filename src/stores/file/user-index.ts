@@ -22,6 +22,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { setBounded } from '../../bounded-map.js';
 import { boundUserOf } from '../../data.js';
 import { KeyedQueue } from '../../keyed-queue.js';
 import type { CreateForUserResult, SessionRecord, UserSessionLimit } from '../../types.js';
@@ -191,9 +192,7 @@ export class FileUserIndex {
   }
 
   #remember(epochs: Map<string, number>, userId: string, epoch: number): void {
-    epochs.delete(userId);
-    if (epochs.size >= EPOCHS_KEPT) epochs.delete(epochs.keys().next().value as string);
-    epochs.set(userId, epoch);
+    setBounded(epochs, userId, epoch, EPOCHS_KEPT);
   }
 
   /** The user's live sessions; markers that lead to none are unlinked on the way. */

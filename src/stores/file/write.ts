@@ -11,7 +11,7 @@
  * Small create: see `createSessionFileInOneStep`, the final name opened exclusively and written
  * once.
  */
-import { padded, scratchName } from './format.js';
+import { padded, padTo, scratchName } from './format.js';
 import {
   CREATE_FLAGS,
   closeQuietly,
@@ -96,11 +96,7 @@ export async function createSessionFileInOneStep(
   let done = false;
   try {
     if (ctx.chmodFiles) await ctx.fs.fchmod(fd, 0o600);
-    const content = padded(bytes);
-    const written = await ctx.fs.write(fd, content, 0, content.length);
-    if (written !== content.length) throw new Error('short write');
-    const seconds = expiresAt / 1000;
-    await ctx.fs.futimes(fd, seconds, seconds);
+    await writeOnePage(ctx, fd, padded(bytes), expiresAt);
     const closing = fd;
     fd = -1;
     await ctx.fs.close(closing);
@@ -133,12 +129,19 @@ export async function writeSessionFileInPlace(
   size: number,
   expiresAt: number,
 ): Promise<void> {
-  let content = bytes;
-  if (bytes.length !== size) {
-    content = Buffer.allocUnsafe(size);
-    bytes.copy(content);
-    content.fill(0x20, bytes.length);
-  }
+  await writeOnePage(ctx, fd, padTo(bytes, size), expiresAt);
+}
+
+/**
+ * The single `write` at offset 0 (of at most one page) of the one-step create and the in-place
+ * rewrite, then `futimes` (mtime = expiry).
+ */
+async function writeOnePage(
+  ctx: FileIoContext,
+  fd: number,
+  content: Buffer,
+  expiresAt: number,
+): Promise<void> {
   const written = await ctx.fs.write(fd, content, 0, content.length);
   if (written !== content.length) throw new Error('short write');
   const seconds = expiresAt / 1000;

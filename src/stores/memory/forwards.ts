@@ -3,6 +3,8 @@
  * old session within that time ends the new one too (a logout racing a regenerate, from a
  * request that loaded the old session). Kept in the order they were made, so the oldest go first.
  */
+import { setBounded } from '../../bounded-map.js';
+
 export class Forwards {
   readonly #byId = new Map<string, { to: string; until: number }>();
   /** At most this many are kept (the store's `maxSessions`). */
@@ -14,9 +16,7 @@ export class Forwards {
 
   /** Records that `from` moved to `to`, followed until `until`. */
   add(from: string, to: string, until: number): void {
-    const byId = this.#byId;
-    if (byId.size >= this.#max) byId.delete(byId.keys().next().value as string);
-    byId.set(from, { to, until });
+    setBounded(this.#byId, from, { to, until }, this.#max);
   }
 
   /** The id `id` moved to, while its forward lasts, or `undefined`; the forward is used up. */

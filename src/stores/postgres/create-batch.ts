@@ -122,7 +122,7 @@ export class CreateBatcher {
   #statement(batch: Batch): PgQueryConfig {
     if (batch.rows.size === 1) {
       const [only] = batch.rows.values();
-      return { name: this.#ctx.single.name, text: this.#ctx.single.text, values: only!.values };
+      return this.#single(only!.values);
     }
     const rows: unknown[][] = [];
     for (const entry of batch.rows.values()) rows.push(entry.values);
@@ -168,9 +168,14 @@ export class CreateBatcher {
       entry.reject(otherwise);
       return;
     }
-    const { name, text } = this.#ctx.single;
     this.#ctx
-      .run({ name, text, values: entry.values }, left)
+      .run(this.#single(entry.values), left)
       .then((result) => entry.resolve(result.rowCount === 1), entry.reject);
+  }
+
+  /** The layout's single-row create with `values`. */
+  #single(values: unknown[]): PgQueryConfig {
+    const { name, text } = this.#ctx.single;
+    return { name, text, values };
   }
 }

@@ -14,6 +14,8 @@
  * two keys live on different nodes and the manager reads the epoch with a call of its own.
  */
 
+import { setBounded } from '../../bounded-map.js';
+
 /** What is remembered of a bound session: its user, and that user's epoch key. */
 export interface KnownBinding {
   readonly userId: string;
@@ -32,10 +34,7 @@ export class BoundSessions {
   }
 
   remember(key: string, binding: KnownBinding): void {
-    const entries = this.#entries;
-    entries.delete(key);
-    if (entries.size >= CAPACITY) entries.delete(entries.keys().next().value as string);
-    entries.set(key, binding);
+    setBounded(this.#entries, key, binding, CAPACITY);
   }
 
   forget(key: string): void {

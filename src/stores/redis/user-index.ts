@@ -45,7 +45,7 @@ export class RedisUserIndex {
   readonly #ctx: RedisIndexContext;
   /** Set once Redis answered CROSSSLOT: the session and index steps go as separate calls. */
   #split = false;
-  /** Sessions seen bound, loaded with their user's epoch in one script (see bound-reads.ts). */
+  /** Sessions seen bound, loaded with their user's epoch in one round trip (see bound-reads.ts). */
   readonly bound = new BoundSessions();
 
   constructor(context: RedisIndexContext) {
