@@ -16,6 +16,13 @@
 //   visit, new and stale first run `warmup` s (default 1) of the same traffic, untimed, so the
 //   timed window measures code the JIT has already optimized, not its compilation (without it,
 //   a 2-s window of a session contestant spent a third of its CPU warming up).
+//   alternate: two populations of `sessions` sessions (made on `paths.a` and `paths.b` as `visit`
+//          makes its sessions), then one timed run on /visit whose whole load switches population
+//          every `phase` s (default 0.2, in the order a b b a …); a response counts for its
+//          request's population. Prints each side's rps over whole groups of a b b a, their
+//          ratio (b / a), the ratio per group, and the deficit of both
+//          populations. What differs between the sides is only their sessions (the per-user
+//          index cost: bound against unbound sessions in one process, one JIT, the same moment).
 //   keys:  one session is created, then `keys` requests with that same cookie, `connections`
 //          in flight at a time, request i setting k<i>; afterwards /__keys counts the survivors.
 import http from 'node:http';
@@ -185,6 +192,111 @@ async function visit() {
 }
 let nextClient = 0;
 
+/**
+ * The `alternate` workload: two populations of `sessions` sessions each, made by `visit`'s warm-up
+ * on `paths.a` and `paths.b`; then one timed run of `duration` s on `/visit` in which the whole
+ * load switches population every `phase` s (a, b, a, b …). Every connection keeps its own
+ * sessions of each population, so no two requests of one session are ever in flight together.
+ * A response counts for the population of its request. The two sides share the process, the JIT
+ * and, phase by phase, whatever else the machine does, so what differs is only their sessions.
+ */
+async function alternate() {
+  const { paths, phase = 0.2 } = config;
+  const populations = {};
+  for (const side of ['a', 'b']) {
+    const warm = await pool(sessions, connections, () => get(paths[side]));
+    populations[side] = warm.map(sessionCookie);
+  }
+  // Phases in the order a b b a, a b b a …: a slow drift of the machine over the run (the JIT,
+  // the heap) then favours neither side, as it would if b always came second.
+  const ORDER = ['a', 'b', 'b', 'a'];
+  let current = 'a';
+  let phaseIndex = 0;
+  /** Responses per phase and population. */
+  const byPhase = [];
+  let counting = false;
+  let clients = 0;
+  const setupClient = (client) => {
+    const c = clients++ % connections;
+    const mine = {
+      a: populations.a.filter((_, i) => i % connections === c),
+      b: populations.b.filter((_, i) => i % connections === c),
+    };
+    const turns = { a: 0, b: 0 };
+    let sent = current;
+    const send = () => {
+      sent = current;
+      const list = mine[sent];
+      client.setHeaders({ cookie: list[turns[sent]++ % list.length] });
+    };
+    send();
+    client.on('response', () => {
+      if (counting) {
+        byPhase[phaseIndex] ??= { a: 0, b: 0 };
+        byPhase[phaseIndex][sent]++;
+      }
+      send();
+    });
+  };
+  const switching = (run) => {
+    phaseIndex = 0;
+    current = ORDER[0];
+    const timer = setInterval(() => {
+      phaseIndex++;
+      current = ORDER[phaseIndex % ORDER.length];
+    }, phase * 1000);
+    return run.finally(() => clearInterval(timer));
+  };
+  // The warm-up alternates too, untimed: the JIT sees both sides before anything counts.
+  if (warmup > 0) await switching(cannon({ path: '/visit', setupClient, duration: warmup * 2 }));
+  clients = 0;
+  const before = await settledStats();
+  counting = true;
+  const result = await switching(cannon({ path: '/visit', setupClient }));
+  counting = false;
+  const after = await settledStats();
+  // Whole groups of a b b a only, not the first (connections still opening) nor a last one cut
+  // short. A response counts in the phase it arrives in, for the population of its request.
+  const quads = [];
+  for (let q = 1; (q + 1) * 4 <= byPhase.length - 1; q++) {
+    const group = byPhase.slice(q * 4, q * 4 + 4);
+    quads.push({
+      a: group.reduce((n, g) => n + (g?.a ?? 0), 0),
+      b: group.reduce((n, g) => n + (g?.b ?? 0), 0),
+    });
+  }
+  const total = (side) => quads.reduce((n, g) => n + g[side], 0);
+  const half = quads.length * 2 * phase;
+  // The ratio per group of a b b a (0.8 s at the default phase), for its spread within the run.
+  const groupRatios = quads.filter((g) => g.a > 0).map((g) => g.b / g.a);
+  const out = {
+    rpsA: total('a') / half,
+    rpsB: total('b') / half,
+    ratio: total('a') > 0 ? total('b') / total('a') : undefined,
+    groups: quads.length,
+    groupRatios,
+    errors: result.errors,
+    non2xx: result.non2xx,
+    served: after.counters.visit - before.counters.visit,
+    cpuPerReq:
+      (after.cpuMicros - before.cpuMicros) / (after.counters.visit - before.counters.visit),
+    load: os.loadavg()[0],
+  };
+  // Every visit landed: the sum of visits over both populations against the completed visits.
+  const cookies = [...populations.a, ...populations.b];
+  const reads = await pool(cookies.length, connections, (i) =>
+    cookies[i] ? get('/__read', { cookie: cookies[i] }) : Promise.resolve({ body: 'null' }),
+  );
+  const sum = reads.reduce((n, r) => n + (JSON.parse(r.body)?.visits ?? 0), 0);
+  const settled = await settledStats();
+  out.expected = settled.counters.visit;
+  out.sum = sum;
+  out.deficit = settled.counters.visit - sum;
+  out.missingCookies = cookies.filter((c) => !c).length;
+  if (after.unsettled) out.unsettled = true;
+  return out;
+}
+
 /** The `new` and `stale` workloads: every timed request creates a session. */
 async function newSessions(setupClient) {
   await pool(sessions, connections, () => get('/new'));
@@ -233,7 +345,9 @@ async function concurrentKeys() {
   };
 }
 
-const run = { visit, new: newVisitor, stale: staleCookie, keys: concurrentKeys }[workload];
+const run = { visit, alternate, new: newVisitor, stale: staleCookie, keys: concurrentKeys }[
+  workload
+];
 if (!run) throw new Error(`unknown workload ${workload}`);
 const out = await run();
 // Requests the server handled in all (warm-up, timed run, reads, stats calls).

@@ -13,7 +13,7 @@
 //   --no-micro, --micro-only, --no-scale, --scale-only, --no-users (the per-user index figures)
 //   --scale-levels a,b      live sessions of the scale benchmark (default 1000,100000,1000000)
 //   --scale-file-levels a,b the same for FileStore (default 1000,100000: see BENCHMARKS.md)
-//   --scale-rounds N        rounds per scale level (default 2)
+//   --scale-rounds N        rounds per scale level (default 3)
 //   --profile         after the rounds, one `node --cpu-prof` run per session-store-js
 //                     contestant and throughput workload; prints the top self-time functions
 //   --json out.json   where the figures go (default bench/results/latest.json)
@@ -63,7 +63,7 @@ const { values: args } = parseArgs({
     'scale-only': { type: 'boolean', default: false },
     'scale-levels': { type: 'string', default: '1000,100000,1000000' },
     'scale-file-levels': { type: 'string', default: '1000,100000' },
-    'scale-rounds': { type: 'string', default: '2' },
+    'scale-rounds': { type: 'string', default: '3' },
     profile: { type: 'boolean', default: false },
     connections: { type: 'string', default: '50' },
     sessions: { type: 'string', default: '1000' },
@@ -239,7 +239,7 @@ async function main() {
   }
   if (runScalePhase) progress.plan('scale-fill', 2, quick ? 2 : 30);
   if (runMicro) progress.plan('micro', 1, quick ? 15 : 90);
-  if (runUsers) progress.plan('users', 1, quick ? 20 : 280);
+  if (runUsers) progress.plan('users', 1, quick ? 30 : 420);
   if (runMain) {
     for (let round = 1; round <= rounds; round++) {
       for (const { workload, contestant } of roundPlan(list, round)) {
@@ -271,7 +271,6 @@ async function main() {
       fileLevels: scaleFileLevels,
       rounds: quick ? 1 : Number(args['scale-rounds']),
       stores,
-      visitRuns: results.runs.visit,
       expired: quick ? 1000 : 10_000,
     });
   }
@@ -299,24 +298,15 @@ async function main() {
           '--samples',
           '200',
           '--rounds',
-          '1',
+          '2',
           '--duration',
-          '1',
+          '2',
           '--warmup',
           '0.5',
         ]
-      : [
-          '--sessions',
-          '100000',
-          '--samples',
-          '500',
-          '--rounds',
-          args.rounds,
-          '--duration',
-          args.duration,
-          '--warmup',
-          args.warmup,
-        ];
+      : // Its own rounds and run length (bench/users.mjs): the index cost is a few per cent, so
+        // it needs longer runs than the load tests to stand out of the machine's noise.
+        ['--sessions', '100000', '--samples', '500', '--warmup', args.warmup];
     const { code } = await runNode([join(here, 'users.mjs'), ...sizes, '--json', usersJson], {
       timeoutMs: 1_200_000,
     });

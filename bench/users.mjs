@@ -2,7 +2,8 @@
 // Per-user sessions, self-contained:
 //
 //   node bench/users.mjs [--sessions 100000] [--per-user 5] [--samples 2000] [--store memory,redis]
-//                        [--visit memory,file,redis,postgres] [--rounds 5] [--duration 2] [--warmup 1]
+//                        [--visit memory,file,redis,postgres] [--rounds 6] [--duration 8]
+//                        [--warmup 1]
 //                        [--json out.json]      (--help prints this)
 //
 // Store calls (in this process): fills a store with `sessions` sessions bound to
@@ -12,11 +13,16 @@
 // - what the index adds to a login: store.createForUser (insert + index) against store.create;
 // - what it adds to a request of a signed-in user: the epoch read (store.userEpoch) beside the
 //   session read (store.get) that every request makes.
-// The visit counter over real HTTP (`--visit`, '' for none): for each store, a server process
-// (this file with `--serve <store> <bound|unbound>`) and bench/load.mjs's visit workload, with
-// the sessions bound to users (`regenerate({ user })` on the first visit, one user per session)
-// or not; both modes every round, interleaved, their order alternating. Reported: the median of
-// same-round throughput ratios (bound / unbound) and server CPU µs per request of each mode.
+// The visit counter over real HTTP (`--visit`, '' for none): for each store and round, one server
+// process (this file with `--serve <store>`) holding two populations of sessions, 1,000 bound to
+// users (`regenerate({ user })` on the first visit, one user per session) and 1,000 not, and
+// bench/load.mjs's `alternate` workload: one run of `--duration` s whose whole load switches
+// between the populations every 0.2 s. Both sides share the process, the JIT and the moment, so
+// they differ only in their sessions (separate server processes per side, or adjacent 2-s
+// windows, varied by more than the figure between runs; see BENCHMARKS.md). Which population is
+// made first alternates by round (the side made second ran a few per cent faster in null runs,
+// both sides unbound). Reported: the geometric mean over rounds of the throughput ratio (bound /
+// unbound), each round's ratio, and the server CPU µs per request.
 // Requires the built package (`npx tshy`); RedisStore runs when REDIS_URL (default
 // redis://127.0.0.1:6379) answers, under a random prefix that is deleted afterwards; PostgreSQL
 // from BENCH_DATABASE_URL / DATABASE_URL (default the local `test` database), in a table that is
@@ -45,16 +51,15 @@ const require = createRequire(import.meta.url);
 const { SessionManager, MemoryStore, RedisStore, generateSessionId } = require('session-store-js');
 
 const here = dirname(fileURLToPath(import.meta.url));
-const { values: args, positionals } = parseArgs({
-  allowPositionals: true,
+const { values: args } = parseArgs({
   options: {
     sessions: { type: 'string', default: '100000' },
     'per-user': { type: 'string', default: '5' },
     samples: { type: 'string', default: '2000' },
     store: { type: 'string', default: 'memory,redis' },
     visit: { type: 'string', default: 'memory,file,redis,postgres' },
-    rounds: { type: 'string', default: '5' },
-    duration: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '6' },
+    duration: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '1' },
     serve: { type: 'string' },
     json: { type: 'string' },
@@ -190,12 +195,13 @@ const VISIT_STORES = {
 };
 
 /**
- * The server process of one measured run (`--serve <store> bound|unbound`): the routes and
- * stats of bench/server.mjs's visit counter that bench/load.mjs uses. In bound mode the first
- * visit signs in (`regenerate({ user })`, a new user each time) before it counts, so every
- * session of the timed run is bound to a user; in unbound mode the first write creates it.
+ * The server process of one measured run (`--serve <store>`): the routes and stats of
+ * bench/server.mjs's visit counter that bench/load.mjs uses, twice. `/visit-bound` signs in on a
+ * session's first visit (`regenerate({ user })`, a new user each time) before it counts, so every
+ * session of that population is bound to a user; on `/visit` the first write creates an unbound
+ * session. Later visits of both are the same code: read `visits`, write it back.
  */
-async function serve(kind, bound) {
+async function serve(kind) {
   const express = require('express');
   const env = process.env;
   const closers = [];
@@ -234,7 +240,7 @@ async function serve(kind, bound) {
     res.json({ counters, inflight, cpuMicros: cpu.user + cpu.system, rss: mem.rss, maxRss: 0 });
   });
   app.use(sm.middleware());
-  app.get('/visit', async (req, res, next) => {
+  const visit = (bound) => async (req, res, next) => {
     inflight++;
     try {
       const visits = await sm.get(req, 'visits');
@@ -247,7 +253,9 @@ async function serve(kind, bound) {
     } finally {
       inflight--;
     }
-  });
+  };
+  app.get('/visit', visit(false));
+  app.get('/visit-bound', visit(true));
   app.get('/__read', async (req, res) => {
     res.json({ visits: (await sm.get(req, 'visits')) ?? null, user: sm.userId(req) ?? null });
   });
@@ -265,15 +273,18 @@ async function serve(kind, bound) {
   process.stdin.on('end', stop).resume();
 }
 
-/** One measured run: a server for `kind` in `mode`, the load generator's visit workload. */
-async function visitRun(kind, mode, ctx) {
-  const id = `${kind}-${mode}-${++ctx.runs}`;
+/**
+ * One measured run: a server for `kind`, the load generator's `alternate` workload, the bound
+ * population made first when `boundFirst`. Resolves its result with `bound`/`unbound` sides.
+ */
+async function visitRun(kind, ctx, boundFirst) {
+  const id = `${kind}-${++ctx.runs}`;
   const dir = join(ctx.tmp, id);
   const table = `users_bench_${randomBytes(5).toString('hex')}`;
   const prefix = `${ctx.prefixRoot}${id}:`;
   ctx.table = table;
   const child = track(
-    spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', kind, mode], {
+    spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', kind], {
       env: {
         ...process.env,
         BENCH_TMP: dir,
@@ -294,12 +305,29 @@ async function visitRun(kind, mode, ctx) {
       });
       child.once('exit', (code) => reject(new Error(`${id}: server exited (${code})`)));
     });
-    const config = { port, workload: 'visit', duration: ctx.duration, warmup: ctx.warmup };
+    const paths = boundFirst
+      ? { a: '/visit-bound', b: '/visit' }
+      : { a: '/visit', b: '/visit-bound' };
+    const config = {
+      port,
+      workload: 'alternate',
+      paths,
+      duration: ctx.duration,
+      warmup: ctx.warmup,
+    };
     const { code, stdout } = await runNode([join(here, 'load.mjs'), JSON.stringify(config)], {
-      timeoutMs: (ctx.duration + ctx.warmup + 120) * 1000,
+      timeoutMs: (ctx.duration + 2 * ctx.warmup + 180) * 1000,
     });
     if (code !== 0) throw new Error(`${id}: load generator exited ${code}`);
-    return lastJson(stdout);
+    const r = lastJson(stdout);
+    return {
+      ...r,
+      boundFirst,
+      boundRps: boundFirst ? r.rpsA : r.rpsB,
+      unboundRps: boundFirst ? r.rpsB : r.rpsA,
+      ratio: boundFirst ? 1 / r.ratio : r.ratio,
+      groupRatios: boundFirst ? r.groupRatios.map((x) => 1 / x) : r.groupRatios,
+    };
   } finally {
     child.kill('SIGTERM');
     await waitExit(child, 10_000);
@@ -351,19 +379,17 @@ async function visits() {
   try {
     for (let round = 1; round <= Number(args.rounds); round++) {
       for (const kind of available) {
-        const modes = round % 2 ? ['unbound', 'bound'] : ['bound', 'unbound'];
-        const pair = { round };
-        for (const mode of modes) {
-          try {
-            pair[mode] = await visitRun(kind, mode, ctx);
-          } catch (error) {
-            pair[mode] = { error: error.message };
-          }
+        let run;
+        try {
+          run = await visitRun(kind, ctx, round % 2 === 0);
+        } catch (error) {
+          run = { error: error.message };
         }
-        runs[kind].push(pair);
-        const { bound: b, unbound: u } = pair;
+        runs[kind].push({ round, ...run });
         process.stderr.write(
-          `round ${round} ${VISIT_STORES[kind]}: unbound ${u.rps?.toFixed(0)} req/s ${u.cpuPerReq?.toFixed(0)} µs, bound ${b.rps?.toFixed(0)} req/s ${b.cpuPerReq?.toFixed(0)} µs${b.error || u.error ? ` (${b.error ?? u.error})` : ''}\n`,
+          run.error
+            ? `round ${round} ${VISIT_STORES[kind]}: ${run.error}\n`
+            : `round ${round} ${VISIT_STORES[kind]}: unbound ${run.unboundRps?.toFixed(0)} req/s, bound ${run.boundRps?.toFixed(0)} req/s (ratio ${run.ratio?.toFixed(3)}), ${run.cpuPerReq?.toFixed(0)} µs/req, deficit ${run.deficit}\n`,
         );
       }
     }
@@ -373,26 +399,31 @@ async function visits() {
     rmSync(ctx.tmp, { recursive: true, force: true });
   }
   return available.map((kind) => {
-    const pairs = runs[kind];
-    const ratio = median(pairs.map((p) => p.bound?.rps / p.unbound?.rps));
+    const done = runs[kind].filter((r) => r.ratio > 0);
+    // The geometric mean over rounds: half the rounds make the bound side first, half second,
+    // and the side made second ran a few per cent faster in null runs (both sides unbound), so
+    // the mean of the two orders is what cancels it.
+    const ratio =
+      done.length > 0
+        ? Math.exp(done.reduce((sum, r) => sum + Math.log(r.ratio), 0) / done.length)
+        : undefined;
     const result = {
       kind: 'visit',
       store: VISIT_STORES[kind],
-      rounds: pairs.filter((p) => p.bound?.rps && p.unbound?.rps).length,
+      rounds: done.length,
       duration: ctx.duration,
-      boundRps: median(pairs.map((p) => p.bound?.rps)),
-      unboundRps: median(pairs.map((p) => p.unbound?.rps)),
+      boundRps: median(done.map((r) => r.boundRps)),
+      unboundRps: median(done.map((r) => r.unboundRps)),
       ratio,
       costPct: ratio === undefined ? undefined : (1 - ratio) * 100,
-      boundCpuPerReq: median(pairs.map((p) => p.bound?.cpuPerReq)),
-      unboundCpuPerReq: median(pairs.map((p) => p.unbound?.cpuPerReq)),
-      deficits: pairs.flatMap((p) => [p.bound?.deficit, p.unbound?.deficit]),
-      pairs,
+      ratios: done.map((r) => r.ratio),
+      cpuPerReq: median(done.map((r) => r.cpuPerReq)),
+      deficits: runs[kind].map((r) => r.deficit),
+      runs: runs[kind],
     };
     console.log(
-      `${result.store} visit counter, bound to users vs not (${result.rounds} rounds × ${ctx.duration} s): ` +
-        `${result.unboundRps?.toFixed(0)} → ${result.boundRps?.toFixed(0)} req/s (ratio ${ratio?.toFixed(3)}, cost ${result.costPct?.toFixed(1)} %), ` +
-        `server CPU ${result.unboundCpuPerReq?.toFixed(0)} → ${result.boundCpuPerReq?.toFixed(0)} µs/req`,
+      `${result.store} visit counter, bound to users vs not (${result.rounds} rounds × ${ctx.duration} s, alternating every 0.2 s): ` +
+        `${result.unboundRps?.toFixed(0)} → ${result.boundRps?.toFixed(0)} req/s (ratio ${ratio?.toFixed(3)}, cost ${result.costPct?.toFixed(1)} %; rounds ${result.ratios.map((x) => x.toFixed(3)).join(' ')})`,
     );
     return result;
   });
@@ -416,7 +447,7 @@ if (args.help) {
       .join('\n')}\n`,
   );
 } else if (args.serve) {
-  await serve(args.serve, positionals[0] === 'bound');
+  await serve(args.serve);
 } else {
   try {
     await main();

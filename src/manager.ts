@@ -383,9 +383,12 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     if (Object.hasOwn(record.data, EXPRESS_KEY)) delete record.data[EXPRESS_KEY];
     state.adopt(id, record.data, record.createdAt, record.expiresAt);
     if (Object.hasOwn(record.data, USER_BINDING_KEY)) {
-      return this.#users
-        .admit(state, record.userEpoch)
-        .then((admitted) => admitted && this.#admitted(state, id, record, now, renewCookie));
+      const admitted = this.#users.admit(state, record.userEpoch);
+      if (admitted === true) return this.#admitted(state, id, record, now, renewCookie);
+      if (admitted === false) return false;
+      return admitted.then(
+        (allowed) => allowed && this.#admitted(state, id, record, now, renewCookie),
+      );
     }
     return this.#admitted(state, id, record, now, renewCookie);
   }

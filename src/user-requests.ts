@@ -83,15 +83,30 @@ export class UserRequests {
 
   /**
    * A bound session just loaded: it stays only while the user's epoch has not passed it.
-   * `epoch` is the one the store read with the record, if it did.
+   * `epoch` is the one the store read with the record, if it did: then the answer is given at
+   * once (no promise), else after the store's `userEpoch`.
    */
-  async admit(state: RequestState, epoch?: number): Promise<boolean> {
-    const id = state.id!;
+  admit(state: RequestState, epoch?: number): boolean | Promise<boolean> {
     const binding = takeBinding(state.data!);
-    if (binding && (await callStore(() => this.#users.epochAllows(binding, epoch)))) {
-      state.user = binding;
-      return true;
+    if (!binding) return this.#refuse(state);
+    if (epoch !== undefined) {
+      return this.#users.epochAllowsKnown(binding, epoch)
+        ? this.#accept(state, binding)
+        : this.#refuse(state);
     }
+    return callStore(() => this.#users.epochAllows(binding)).then((allowed) =>
+      allowed ? this.#accept(state, binding) : this.#refuse(state),
+    );
+  }
+
+  #accept(state: RequestState, binding: UserBinding): true {
+    state.user = binding;
+    return true;
+  }
+
+  /** The session is not used, and goes: its user's epoch passed it, or its binding is unusable. */
+  #refuse(state: RequestState): false {
+    const id = state.id!;
     state.forget();
     this.#store.destroy(id).catch(() => {});
     return false;

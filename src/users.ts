@@ -221,14 +221,16 @@ export class UserSessions {
     return true;
   }
 
-  /**
-   * May a loaded session bound under `binding` be used? False once the user's epoch passed it.
-   * `known` is the epoch the store read atomically with the record, when it could.
-   */
-  async epochAllows(binding: UserBinding, known?: number): Promise<boolean> {
+  /** May a loaded session bound under `binding` be used? False once the user's epoch passed it. */
+  async epochAllows(binding: UserBinding): Promise<boolean> {
     const store = this.#store;
     if (!hasUserIndex(store)) return false;
-    return binding.epoch >= (known ?? (await store.userEpoch(binding.id)));
+    return binding.epoch >= (await store.userEpoch(binding.id));
+  }
+
+  /** `epochAllows` with the epoch the store read with the record (`known`): answered at once. */
+  epochAllowsKnown(binding: UserBinding, known: number): boolean {
+    return hasUserIndex(this.#store) && binding.epoch >= known;
   }
 
   /**

@@ -170,7 +170,8 @@ describe('RedisStore on Redis Cluster', { skip, timeout: 120_000 }, () => {
       async () => {
         const conn = await flavour.connect(ports);
         const store = new RedisStore({ client: conn.client, prefix: randomPrefix('users') });
-        return { store, cleanup: () => conn.quit() };
+        // Across slots the epoch is a call of its own: never read with the record.
+        return { store, epochWithRecord: 'never', cleanup: () => conn.quit() };
       },
       { users: 2_000 },
     );

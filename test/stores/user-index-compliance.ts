@@ -18,6 +18,12 @@ export interface UserIndexFixture {
   store: SessionStore & UserIndexStore;
   /** Index operations the backend has run so far (commands, queries, file calls), if countable. */
   operations?(): number;
+  /**
+   * When `get` of a bound session gives the user's epoch with the record (`userEpoch`):
+   * `'always'`; `'once-known'`, once the store has seen that user's epoch or that session bound
+   * (after a raise, every get); `'never'` (the manager then asks `userEpoch`).
+   */
+  epochWithRecord: 'always' | 'once-known' | 'never';
   cleanup(): Promise<void>;
 }
 
@@ -163,6 +169,30 @@ export function describeUserIndex(
       assert.equal(await store.userEpoch('ida'), t);
       assert.equal(await store.raiseUserEpoch('ida', t + 7), t + 7);
       assert.equal(await store.userEpoch('jon'), 0, 'per user');
+    });
+
+    it("a bound record's userEpoch, when get gives one, is the user's epoch at that moment", async () => {
+      const { store, epochWithRecord: mode } = await open();
+      const id = generateSessionId();
+      const plain = generateSessionId();
+      assert.equal((await store.createForUser(id, bound('lea'), 'lea')).status, 'created');
+      assert.ok(await store.create(plain, { ...bound('lea'), data: Object.create(null) }));
+      for (const epoch of [0, Date.now(), Date.now() + 1_000]) {
+        if (epoch > 0) await store.raiseUserEpoch('lea', epoch);
+        // Twice: a store may attach it only once it has seen the session bound.
+        for (let i = 0; i < 2; i++) {
+          const record = await store.get(id);
+          assert.ok(record);
+          const expected =
+            mode === 'always' || (mode === 'once-known' && epoch > 0) ? epoch : undefined;
+          if (mode === 'once-known' && epoch === 0 && record.userEpoch !== undefined) {
+            assert.equal(record.userEpoch, 0);
+          } else {
+            assert.equal(record.userEpoch, expected, `get ${i + 1} at epoch ${epoch} (${mode})`);
+          }
+        }
+        assert.equal((await store.get(plain))?.userEpoch, undefined, 'an unbound session has none');
+      }
     });
 
     it("caps a user's live sessions: evict-oldest removes the soonest to expire", async () => {

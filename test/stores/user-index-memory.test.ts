@@ -4,6 +4,7 @@ import { describeUserSessionsHttp } from './user-sessions-http.js';
 
 describeUserIndex('MemoryStore', async () => ({
   store: new MemoryStore({ maxSessions: 1_000_000 }),
+  epochWithRecord: 'always',
   cleanup: async () => {},
 }));
 

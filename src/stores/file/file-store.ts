@@ -24,7 +24,7 @@
  * lock, directory, expiry-index, cleanup, user-index, options.
  */
 import { join } from 'node:path';
-import { pickKeys } from '../../data.js';
+import { boundUserOf, pickKeys } from '../../data.js';
 import {
   InvalidSessionDataError,
   reportBackgroundError,
@@ -176,7 +176,7 @@ export class FileStore implements SessionStore, UserIndexStore {
         return undefined;
       }
       if (stat !== null && unchanged(known, stat)) {
-        return known.expiresAt > Date.now() ? cachedRecord(known) : undefined;
+        return known.expiresAt > Date.now() ? this.#withEpoch(cachedRecord(known)) : undefined;
       }
       cache?.delete(name);
     }
@@ -184,10 +184,20 @@ export class FileStore implements SessionStore, UserIndexStore {
     const result = await readSessionFile(this.#io, name);
     if (result.state === 'ok') {
       if (cache?.writes === writes) cache?.set(name, result.stat, result.id, result.record);
-      return result.record.expiresAt > Date.now() ? result.record : undefined;
+      return result.record.expiresAt > Date.now() ? this.#withEpoch(result.record) : undefined;
     }
     if (result.state === 'corrupt') await this.#quarantine(name);
     return undefined;
+  }
+
+  /** A bound record carries its user's epoch when this process holds it (see `knownEpoch`). */
+  #withEpoch(record: SessionRecord): SessionRecord {
+    const user = boundUserOf(record.data);
+    if (user !== undefined) {
+      const epoch = this.#users.knownEpoch(user);
+      if (epoch !== undefined) record.userEpoch = epoch;
+    }
+    return record;
   }
 
   async create(id: string, record: SessionRecord): Promise<boolean> {

@@ -129,6 +129,14 @@ export class FileUserIndex {
     });
   }
 
+  /**
+   * The user's epoch when this process holds it (without `multiProcess`, where every raise goes
+   * through this index and updates it), else `undefined`: a `get` then attaches it to the record.
+   */
+  knownEpoch(userId: string): number | undefined {
+    return this.#epochs?.get(userId);
+  }
+
   async epoch(userId: string): Promise<number> {
     const epochs = this.#epochs;
     const known = epochs?.get(userId);

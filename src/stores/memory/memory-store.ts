@@ -1,4 +1,4 @@
-import { isCarried } from '../../data.js';
+import { boundUserOf, isCarried } from '../../data.js';
 import { reportBackgroundError, StoreClosedError, StoreFullError } from '../../errors.js';
 import { assertValidSessionId } from '../../id.js';
 import type {
@@ -73,7 +73,13 @@ export class MemoryStore implements SessionStore, UserIndexStore {
     this.#assertOpen();
     const entry = this.#live(id, Date.now());
     if (!entry) return undefined;
-    return this.#record(entry);
+    const record = this.#record(entry);
+    // A bound session carries its user's epoch, read here with it: no second call per request.
+    if (this.#users.size > 0) {
+      const user = boundUserOf(record.data);
+      if (user !== undefined) record.userEpoch = this.#users.epoch(user);
+    }
+    return record;
   }
 
   async create(id: string, record: SessionRecord): Promise<boolean> {
