@@ -8,9 +8,13 @@
  * after it. Adding and deleting one scratch property first turns the object into a hash table
  * (V8's dictionary mode) in one step: later additions are hash inserts and later reads hit V8's
  * caches (in process over Express: a drop-in visit over MemoryStore about a quarter less CPU,
- * the native middleware's visit 89 → 63 µs). Nothing else can see the scratch property: it is
- * gone before any other code runs. Objects that still have Node's own prototype (plain `node:http`) share hidden classes and are
- * left as they are: there the step would cost more than it saves.
+ * the native middleware's visit 89 → 63 µs). `toExpressStore` takes the same step when
+ * express-session hands it a request to load a session into: express-session has added its first
+ * properties by then, but `req.session` and everything Express's router and the application add
+ * come after (express-session over `toExpressStore(FileStore)`: ~15 % less CPU per visit).
+ * Nothing else can see the scratch property: it is gone before any other code runs. Objects
+ * that still have Node's own prototype (plain `node:http`) share hidden classes and are left as
+ * they are: there the step would cost more than it saves.
  */
 
 const SCRATCH: unique symbol = Symbol('session-store-js.scratch');

@@ -78,6 +78,54 @@ describe('properties the middleware adds to req and res', () => {
     });
   });
 
+  it('under express-session, toExpressStore turns a loaded session request (and its res) into dictionaries', () => {
+    const dist = (path: string) =>
+      JSON.stringify(new URL(`../dist/esm/${path}`, import.meta.url).href);
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--allow-natives-syntax',
+        '--input-type=module',
+        '-e',
+        `
+        import http from 'node:http';
+        import express from 'express';
+        import session from 'express-session';
+        import { toExpressStore } from ${dist('express-session/index.js')};
+        import { MemoryStore } from ${dist('index.js')};
+        const app = express();
+        app.use(session({ store: toExpressStore(new MemoryStore()), secret: ${JSON.stringify(SECRET)},
+          resave: false, saveUninitialized: false }));
+        const seen = [];
+        app.get('/', (req, res) => {
+          req.session.visits = (req.session.visits ?? 0) + 1;
+          const scratch = Reflect.ownKeys(req).filter((k) => typeof k === 'symbol' && k.description?.includes('scratch'));
+          seen.push([req.session.visits, %HasFastProperties(req), %HasFastProperties(res), scratch.length]);
+          res.end('ok');
+        });
+        const server = app.listen(0, '127.0.0.1', async () => {
+          const get = (cookie) => new Promise((resolve) => http.get({ port: server.address().port,
+            headers: cookie ? { cookie } : {} }, (r) => { r.resume(); r.on('end', () => resolve(r.headers['set-cookie'])); }));
+          const cookie = (await get())[0].split(';')[0];
+          await get(cookie);
+          await get(cookie);
+          console.log(JSON.stringify(seen));
+          server.close();
+        });
+        `,
+      ],
+      { encoding: 'utf8', cwd: new URL('..', import.meta.url) },
+    ).trim();
+    // The first request makes a new session (express-session's own generate, not the store):
+    // only the loads go through the adapter's createSession.
+    const [first, ...loaded] = JSON.parse(out) as [number, boolean, boolean, number][];
+    assert.equal(first[0], 1);
+    assert.deepEqual(loaded, [
+      [2, false, false, 0],
+      [3, false, false, 0],
+    ]);
+  });
+
   it('on plain node:http the request keeps its Node prototype and gets the session', async () => {
     const sessions = new SessionManager({ store: new MemoryStore(), secret: SECRET });
     const middleware = sessions.middleware();

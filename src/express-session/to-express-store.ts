@@ -1,5 +1,7 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
 import { EXPRESS_KEY } from '../data.js';
 import { InvalidOptionError, SessionCollisionError, SessionDestroyedError } from '../errors.js';
+import { prepareForProperties } from '../own-properties.js';
 import { isSessionStore } from '../stores/create-store.js';
 import { type SessionRecord, type SessionStore, USER_BINDING_KEY } from '../types.js';
 import { settle } from './callback-bridge.js';
@@ -130,6 +132,7 @@ function defineAdapter(Base: StoreBase) {
     /** express-session's `createSession`, plus the snapshot `set` diffs against. */
     // biome-ignore lint/suspicious/noExplicitAny: the base class's type
     override createSession(req: object, stored: object): any {
+      prepareRequest(req);
       const sid = (req as { sessionID?: unknown }).sessionID;
       const original = typeof sid === 'string' && storeIdOf(sid).mapped ? sid : undefined;
       const snapshot = snapshotOfStored(stored as Record<string, unknown>, original);
@@ -247,6 +250,16 @@ function defineAdapter(Base: StoreBase) {
       return Number.isFinite(time) ? time : now + this.#maxAge;
     }
   };
+}
+
+/**
+ * The request (and Express's `req.res`) in V8's dictionary mode before express-session adds
+ * `req.session` and Express's router and the application add theirs (see own-properties.ts).
+ */
+function prepareRequest(req: object): void {
+  prepareForProperties(req, IncomingMessage.prototype);
+  const res = (req as { res?: unknown }).res;
+  if (res !== null && typeof res === 'object') prepareForProperties(res, ServerResponse.prototype);
 }
 
 /** A `Session` built by express-session (or the drop-in), as opposed to a caller's plain object. */
