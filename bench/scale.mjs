@@ -15,7 +15,6 @@
 // write would otherwise run during the timed window) and the PostgreSQL table vacuumed (as
 // autovacuum keeps it; without it the dead rows of earlier runs pile up, which a fresh table at
 // the first level would not have).
-import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +34,7 @@ import {
   prefillRedis,
   redisUsedMemory,
 } from './lib/prefill.mjs';
-import { lastJson, runNode } from './lib/procs.mjs';
+import { lastJson, runNode, writeBack } from './lib/procs.mjs';
 import { runOne } from './lib/server-proc.mjs';
 
 /** Expired sessions added beside the live ones of a level, for the cleanup figures. */
@@ -228,14 +227,6 @@ async function createPostgresTable(pool, table) {
   const store = new PostgresStore({ pool, table, cleanupInterval: 0 });
   await store.length();
   await store.close();
-}
-
-/**
- * Writes the file system's dirty data back (`sync -f`, Linux's syncfs), so the kernel's
- * writeback of the prefill and of earlier runs does not run during the timed window.
- */
-function writeBack(dir) {
-  spawnSync('sync', ['-f', dir], { stdio: 'ignore', timeout: 120_000 });
 }
 
 async function safeRun(ctx, contestant, options) {
