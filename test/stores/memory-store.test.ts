@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { InvalidOptionError, StoreFullError } from '../../src/errors.js';
 import { generateSessionId } from '../../src/id.js';
 import { MemoryStore, type MemoryStoreOptions } from '../../src/stores/memory/memory-store.js';
+import { USER_BINDING_KEY } from '../../src/types.js';
 import { HOUR, record } from '../helpers/records.js';
 import { assertRefused } from '../helpers/refusal.js';
 
@@ -494,6 +495,46 @@ describe('MemoryStore: values read back as JSON carries them', () => {
     const first = await store.get(id);
     (first!.data.cart as { items: number[] }).items.push(2);
     assert.deepEqual((await store.get(id))!.data.cart, { items: [1] });
+    await store.close();
+  });
+
+  it('the user binding reads back frozen and shared: nobody can change it, the caller’s object neither', async () => {
+    const store = quietStore();
+    const id = generateSessionId();
+    const now = Date.now();
+    const binding = { id: 'ann', epoch: 3, meta: { ua: 'x', tags: ['a'] } };
+    const created = await store.createForUser(
+      id,
+      {
+        data: { [USER_BINDING_KEY]: binding, cart: { n: 1 } },
+        createdAt: now,
+        expiresAt: now + HOUR,
+      },
+      'ann',
+    );
+    assert.equal(created.status, 'created');
+    // The caller's object was copied, not kept.
+    binding.meta.tags.push('b');
+    const first = (await store.get(id))!;
+    const second = (await store.get(id))!;
+    const stored = first.data[USER_BINDING_KEY] as typeof binding;
+    assert.deepEqual(stored, { id: 'ann', epoch: 3, meta: { ua: 'x', tags: ['a'] } });
+    assert.equal(second.data[USER_BINDING_KEY], stored, 'one object for every read');
+    assert.ok(
+      Object.isFrozen(stored) && Object.isFrozen(stored.meta) && Object.isFrozen(stored.meta.tags),
+    );
+    assert.throws(() => {
+      stored.meta.tags.push('c');
+    }, TypeError);
+    // Other objects stay fresh copies.
+    assert.notEqual(first.data.cart, second.data.cart);
+    // A new binding (a restamp) replaces it, copied and frozen in turn.
+    assert.ok(
+      await store.update(id, { set: { [USER_BINDING_KEY]: { id: 'ann', epoch: 4 } } }, now + HOUR),
+    );
+    const restamped = (await store.get(id))!.data[USER_BINDING_KEY];
+    assert.deepEqual(restamped, { id: 'ann', epoch: 4 });
+    assert.ok(Object.isFrozen(restamped));
     await store.close();
   });
 });

@@ -2,7 +2,7 @@
  * How MemoryStore holds one session: a fixed-shape entry with one stored value per key, and the
  * functions that read and change those keys.
  */
-import type { JsonValue } from '../../types.js';
+import { type JsonValue, USER_BINDING_KEY } from '../../types.js';
 import type { HeapEntry } from './expiry-heap.js';
 
 /**
@@ -13,7 +13,36 @@ import type { HeapEntry } from './expiry-heap.js';
  * Strings are immutable too but are copied all the same: V8 may represent a caller's string as a
  * slice of a larger one (a request body), which the store would then keep alive.
  */
-export type Stored = string | number | boolean | null;
+export type Stored = string | number | boolean | null | FrozenJson;
+
+/**
+ * A deep-frozen JSON object, read back as it is: only the user binding is kept so. Every request
+ * of a signed-in user reads it (for its user and epoch), and parsing it again each time was most
+ * of what a bound session's load cost over an unbound one. Frozen, it is as much a copy nobody
+ * can mutate as the JSON text, and readers share it without copying.
+ */
+export type FrozenJson = { readonly [key: string]: JsonValue };
+
+/** `value` as stored under `key` (see `encode`; the user binding is kept frozen). */
+export function encodeField(key: string, value: unknown): Stored | undefined {
+  if (
+    key !== USER_BINDING_KEY ||
+    value === null ||
+    typeof value !== 'object' ||
+    Array.isArray(value)
+  )
+    return encode(value);
+  // Through JSON, as every other value: the same refusals, and only what JSON carries.
+  return deepFreeze(JSON.parse(JSON.stringify(value)) as JsonValue) as FrozenJson;
+}
+
+function deepFreeze(value: JsonValue): JsonValue {
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
 
 /**
  * `value` as stored, or `undefined` for what JSON drops (`undefined`, functions, symbols); the
@@ -32,9 +61,9 @@ export function encode(value: unknown): Stored | undefined {
   return JSON.stringify(value);
 }
 
-/** A fresh copy of a stored value. */
+/** A fresh copy of a stored value (a frozen one as it is: nobody can change it). */
 export function decodeValue(stored: Stored): JsonValue {
-  return typeof stored === 'string' ? (JSON.parse(stored) as JsonValue) : stored;
+  return typeof stored === 'string' ? (JSON.parse(stored) as JsonValue) : (stored as JsonValue);
 }
 
 /**

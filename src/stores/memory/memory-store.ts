@@ -13,7 +13,15 @@ import type {
   UserIndexStore,
   UserSessionLimit,
 } from '../../types.js';
-import { decode, decodeValue, Entry, encode, type Stored, setField, unsetField } from './entry.js';
+import {
+  decode,
+  decodeValue,
+  Entry,
+  encodeField,
+  type Stored,
+  setField,
+  unsetField,
+} from './entry.js';
 import { ExpiryHeap } from './expiry-heap.js';
 import { Forwards } from './forwards.js';
 import { type MemoryStoreOptions, resolveMemoryStoreOptions } from './options.js';
@@ -97,7 +105,7 @@ export class MemoryStore implements SessionStore, UserIndexStore {
     const entry = new Entry(id, record.createdAt - base, this.#clamp(record.expiresAt, now) - base);
     const data = record.data;
     for (const key of Object.keys(data)) {
-      const value = encode(data[key]);
+      const value = encodeField(key, data[key]);
       if (value !== undefined) setField(entry, key, value);
     }
     if (!replacing && this.#sessions.size >= this.maxSessions) this.#makeRoom(now);
@@ -116,11 +124,11 @@ export class MemoryStore implements SessionStore, UserIndexStore {
       const keys = Object.keys(set);
       if (keys.length === 1) {
         const key = keys[0]!;
-        const value = encode(set[key]);
+        const value = encodeField(key, set[key]);
         if (value !== undefined) setField(entry, key, value);
       } else {
         // Encode every value before changing anything, so a value JSON refuses changes nothing.
-        const values = keys.map((key) => encode(set[key]));
+        const values = keys.map((key) => encodeField(key, set[key]));
         for (let i = 0; i < keys.length; i++) {
           const value = values[i];
           if (value !== undefined) setField(entry, keys[i]!, value);
