@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import realSession from 'express-session';
+import { EXPRESS_KEY } from '../../src/data.js';
 import dropIn, {
   type ExpressSessionData,
   toExpressStore,
@@ -38,6 +39,19 @@ function recordingStore(): { store: MemoryStore; updates: SessionChanges[] } {
 }
 
 const WHEN = new Date('2030-01-02T03:04:05.000Z');
+
+/**
+ * The data keys a `set` wrote. The cookie's own entry is left out: express-session's `touch`
+ * computes `originalMaxAge` from two `Date.now()` calls, so on a slow machine it can come out a
+ * millisecond short, and the adapter then rightly writes the changed cookie along with the data.
+ */
+function dataKeys(set: Record<string, unknown> | undefined): string[] {
+  return Object.keys(set ?? {}).filter((key) => key !== EXPRESS_KEY);
+}
+
+function dataOnly(set: Record<string, unknown> | undefined): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(set ?? {}).filter(([key]) => key !== EXPRESS_KEY));
+}
 
 /** Routes that change the session in the ways `set` must tell apart. */
 function app(session: Factory, store: MemoryStore): express.Express {
@@ -104,10 +118,10 @@ for (const [label, session] of [
         await client.get('/init');
         await client.get('/bump');
         assert.deepEqual(updates.length, 1);
-        assert.deepEqual(Object.keys(updates[0]!.set ?? {}), ['n']);
+        assert.deepEqual(dataKeys(updates[0]!.set), ['n']);
         assert.deepEqual(updates[0]!.unset ?? [], []);
         await client.get('/nested');
-        assert.deepEqual(updates[1]!.set, { profile: { name: 'a', tags: ['x', 'z'] } });
+        assert.deepEqual(dataOnly(updates[1]!.set), { profile: { name: 'a', tags: ['x', 'z'] } });
         assert.deepEqual((await client.get('/data')).json(), {
           n: 2,
           profile: { name: 'a', tags: ['x', 'z'] },
@@ -128,7 +142,7 @@ for (const [label, session] of [
         await client.get('/init');
         await client.get('/drop');
         assert.deepEqual([...(updates[0]!.unset ?? [])].sort(), ['blank', 'gone']);
-        assert.deepEqual(Object.keys(updates[0]!.set ?? {}), []);
+        assert.deepEqual(dataKeys(updates[0]!.set), []);
         const data = (await client.get('/data')).json<Record<string, unknown>>();
         assert.equal('gone' in data, false);
         assert.equal('blank' in data, false);
