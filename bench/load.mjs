@@ -169,19 +169,9 @@ async function visit() {
   const result = await cannon({ path: '/visit', setupClient });
   const after = await settledStats();
   const out = { ...summarize(result), warmup: warmOk };
-  if (!isBare) {
-    const reads = await pool(cookies.length, connections, (i) =>
-      cookies[i] ? get('/__read', { cookie: cookies[i] }) : Promise.resolve({ body: 'null' }),
-    );
-    const sum = reads.reduce((s, r) => s + (JSON.parse(r.body)?.visits ?? 0), 0);
-    // Completed /visit responses: warm-up ones plus every one of the timed run (also those the
-    // run's end cut off on the client side, which the server still finished).
-    const served = after.counters.visit;
-    out.sum = sum;
-    out.expected = served;
-    out.deficit = served - sum;
-    out.missingCookies = cookies.filter((c) => !c).length;
-  }
+  // Completed /visit responses: warm-up ones plus every one of the timed run (also those the
+  // run's end cut off on the client side, which the server still finished).
+  if (!isBare) Object.assign(out, await visitsLanded(cookies, after.counters.visit));
   if (after.unsettled) out.unsettled = true;
   out.served = after.counters.visit - before.counters.visit;
   out.cpuPerReq = (after.cpuMicros - before.cpuMicros) / out.served;
@@ -192,10 +182,24 @@ async function visit() {
 }
 let nextClient = 0;
 
+/** Every visit landed? The sum of the sessions' visit counts against the `served` visits. */
+async function visitsLanded(cookies, served) {
+  const reads = await pool(cookies.length, connections, (i) =>
+    cookies[i] ? get('/__read', { cookie: cookies[i] }) : Promise.resolve({ body: 'null' }),
+  );
+  const sum = reads.reduce((n, r) => n + (JSON.parse(r.body)?.visits ?? 0), 0);
+  return {
+    sum,
+    expected: served,
+    deficit: served - sum,
+    missingCookies: cookies.filter((c) => !c).length,
+  };
+}
+
 /**
  * The `alternate` workload: two populations of `sessions` sessions each, made by `visit`'s warm-up
  * on `paths.a` and `paths.b`; then one timed run of `duration` s on `/visit` in which the whole
- * load switches population every `phase` s (a, b, a, b …). Every connection keeps its own
+ * load switches population every `phase` s (a, b, b, a, …). Every connection keeps its own
  * sessions of each population, so no two requests of one session are ever in flight together.
  * A response counts for the population of its request. The two sides share the process, the JIT
  * and, phase by phase, whatever else the machine does, so what differs is only their sessions.
@@ -282,17 +286,9 @@ async function alternate() {
       (after.cpuMicros - before.cpuMicros) / (after.counters.visit - before.counters.visit),
     load: os.loadavg()[0],
   };
-  // Every visit landed: the sum of visits over both populations against the completed visits.
+  // Both populations' visits against every completed visit.
   const cookies = [...populations.a, ...populations.b];
-  const reads = await pool(cookies.length, connections, (i) =>
-    cookies[i] ? get('/__read', { cookie: cookies[i] }) : Promise.resolve({ body: 'null' }),
-  );
-  const sum = reads.reduce((n, r) => n + (JSON.parse(r.body)?.visits ?? 0), 0);
-  const settled = await settledStats();
-  out.expected = settled.counters.visit;
-  out.sum = sum;
-  out.deficit = settled.counters.visit - sum;
-  out.missingCookies = cookies.filter((c) => !c).length;
+  Object.assign(out, await visitsLanded(cookies, after.counters.visit));
   if (after.unsettled) out.unsettled = true;
   return out;
 }

@@ -76,6 +76,8 @@ export async function runScale(ctx, progress, opts) {
         data.file.filled = extra;
         out.prefill.file = fill;
         progress.note(`scale: ${fill.perSecond.toFixed(0)} files/s`);
+        // Every run writes back after itself (runOne); the prefill, before the first run.
+        writeBack(data.file.dir);
       }
       if (active.includes('redis') && ctx.redis && extra > data.redis.filled) {
         const add = extra - data.redis.filled;
@@ -90,8 +92,8 @@ export async function runScale(ctx, progress, opts) {
         data.redis.filled = extra;
         out.bytes.redis = { sessions: add, bytesPerSession: (after - before) / add, level };
       }
-      if (active.includes('postgres') && ctx.pg && data.postgres.filled === 0 && extra === 0) {
-        // The first level holds only the visited sessions: the table is created empty.
+      if (active.includes('postgres') && ctx.pg && !data.postgres.created) {
+        // Before the first level, which may hold only the visited sessions.
         await createPostgresTable(ctx.pg, pgName);
         data.postgres.created = true;
       }
@@ -101,8 +103,6 @@ export async function runScale(ctx, progress, opts) {
           'scale-fill',
           `scale: writing ${add.toLocaleString('en-US')} PostgreSQL rows`,
         );
-        if (!data.postgres.created) await createPostgresTable(ctx.pg, pgName);
-        data.postgres.created = true;
         out.prefill.postgres = await prefillPostgres(ctx.pg, pgQuoted, add, { expired: EXPIRED });
         data.postgres.filled = extra;
         const rows = extra + EXPIRED;
@@ -124,10 +124,7 @@ export async function runScale(ctx, progress, opts) {
           progress.start('scale-run', what);
           const options = {};
           if (store === 'memory') options.env = { BENCH_PREFILL: String(extra) };
-          if (store === 'file') {
-            options.shared = { dir: data.file.dir };
-            writeBack(data.file.dir);
-          }
+          if (store === 'file') options.shared = { dir: data.file.dir };
           if (store === 'redis') options.shared = { prefix: data.redis.prefix };
           if (store === 'postgres') {
             options.shared = { table: data.postgres.table };

@@ -224,8 +224,7 @@ export class UserSessions {
   /** May a loaded session bound under `binding` be used? False once the user's epoch passed it. */
   async epochAllows(binding: UserBinding): Promise<boolean> {
     const store = this.#store;
-    if (!hasUserIndex(store)) return false;
-    return binding.epoch >= (await store.userEpoch(binding.id));
+    return hasUserIndex(store) && this.epochAllowsKnown(binding, await store.userEpoch(binding.id));
   }
 
   /** `epochAllows` with the epoch the store read with the record (`known`): answered at once. */
