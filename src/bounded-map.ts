@@ -1,8 +1,8 @@
 /**
  * The bounded memories of the library (verified cookie values, pending renewals, forwards, file
- * names, cached files, bound sessions, user epochs) are plain `Map`s kept in insertion order:
- * setting a key makes it the newest, and when the map is full the oldest entry makes room. No
- * recency bookkeeping on reads: a hit costs one `Map.get`.
+ * names, cached files, parsed user bindings, user key hashes, user epochs) are plain `Map`s kept
+ * in insertion order: setting a key makes it the newest, and when the map is full the oldest
+ * entry makes room. No recency bookkeeping on reads: a hit costs one `Map.get`.
  */
 
 /** Sets `key` to `value` as the newest entry of `map`, dropping the oldest when `max` are held. */

@@ -110,6 +110,15 @@ function fail(path: string, what: string): never {
   throw new InvalidSessionDataError(`session ${path} is ${what}, which JSON cannot store`);
 }
 
+/** Freezes `value` and everything in it; returns it. */
+export function deepFreeze(value: JsonValue): JsonValue {
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 /** The user a session's data is bound to (its binding under `USER_BINDING_KEY`), if any. */
 export function boundUserOf(data: Record<string, JsonValue>): string | undefined {
   const binding = data[USER_BINDING_KEY] as { id?: unknown } | null | undefined;

@@ -235,7 +235,9 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
    * user); without it, the old session's user is kept. Resolves the new id. Rejects with
    * `SessionDestroyedError` (and creates nothing) when the session was destroyed or expired
    * meanwhile: a logout that came first wins; a logout that comes after, from a request that
-   * loaded the old session, ends the new session too. Rejects with `StoreFullError` for a user
+   * loaded the old session, ends the new session too; with `user`, also when a revocation of
+   * that user (`destroyUserSessions`) came first on a store that checks it as the session is
+   * created (RedisStore on one Redis). Rejects with `StoreFullError` for a user
    * at `maxSessionsPerUser` under `'reject'`, `NotSupportedError` for `user` on a store without
    * the user index.
    */
@@ -383,7 +385,7 @@ export class SessionManager<T extends object = SessionData, S extends SessionSto
     if (Object.hasOwn(record.data, EXPRESS_KEY)) delete record.data[EXPRESS_KEY];
     state.adopt(id, record.data, record.createdAt, record.expiresAt);
     if (Object.hasOwn(record.data, USER_BINDING_KEY)) {
-      const admitted = this.#users.admit(state, record.userEpoch);
+      const admitted = this.#users.admit(state, record);
       if (admitted === true) return this.#admitted(state, id, record, now, renewCookie);
       if (admitted === false) return false;
       return admitted.then(

@@ -30,6 +30,15 @@ export interface SessionRecord {
    * hops of a second call) on every request of a signed-in user. Leave it out otherwise.
    */
   userEpoch?: number;
+  /**
+   * Only from `get` of a store with the user index, for a bound record that the store itself
+   * guarantees is not behind its user's epoch: every session bound to that user is in the
+   * user's index (the same atomic steps change both, and nothing can drop the index alone), and
+   * every `createForUser` checks the epoch as it stores the session (answering `'revoked'`), so
+   * a revocation, which raises the epoch and then destroys what the index lists, leaves no such
+   * session once it returns. The manager then uses the binding without an epoch check.
+   */
+  userCurrent?: boolean;
 }
 
 /** A key-level change: keys in `set` are written, keys in `unset` removed, all others kept. */
@@ -211,11 +220,17 @@ export interface UserSessionLimit {
   readonly whenFull: 'evict-oldest' | 'reject';
 }
 
-/** What `createForUser` did: created (and how many older sessions it evicted), a collision, or full. */
+/**
+ * What `createForUser` did: created (and how many older sessions it evicted), a collision, full,
+ * or revoked: the user's epoch had passed the record's binding, so nothing was stored (a login
+ * that raced a revocation of its user; only a store that checks the epoch as it creates, as one
+ * giving `userCurrent` must, answers this).
+ */
 export type CreateForUserResult =
   | { readonly status: 'created'; readonly evicted: number }
   | { readonly status: 'collision' }
-  | { readonly status: 'full' };
+  | { readonly status: 'full' }
+  | { readonly status: 'revoked' };
 
 /**
  * The optional user-index tier (`capabilities.userIndex: true`): sessions bound to a user can be

@@ -82,13 +82,15 @@ export class UserRequests {
   }
 
   /**
-   * A bound session just loaded: it stays only while the user's epoch has not passed it.
-   * `epoch` is the one the store read with the record, if it did: then the answer is given at
-   * once (no promise), else after the store's `userEpoch`.
+   * A bound session just loaded: it stays only while the user's epoch has not passed it. When
+   * the store vouched for the record (`userCurrent`) or read the epoch with it (`userEpoch`),
+   * the answer is given at once (no promise), else after the store's `userEpoch`.
    */
-  admit(state: RequestState, epoch?: number): boolean | Promise<boolean> {
+  admit(state: RequestState, record: SessionRecord): boolean | Promise<boolean> {
     const binding = takeBinding(state.data!);
     if (!binding) return this.#refuse(state);
+    if (record.userCurrent === true) return this.#accept(state, binding);
+    const epoch = record.userEpoch;
     if (epoch !== undefined) {
       return this.#users.epochAllowsKnown(binding, epoch)
         ? this.#accept(state, binding)

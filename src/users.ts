@@ -15,7 +15,12 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { assertJsonValue } from './data.js';
-import { InvalidSessionDataError, NotSupportedError, StoreFullError } from './errors.js';
+import {
+  InvalidSessionDataError,
+  NotSupportedError,
+  SessionDestroyedError,
+  StoreFullError,
+} from './errors.js';
 import type { Secret } from './signer.js';
 import {
   type JsonValue,
@@ -192,8 +197,10 @@ export class UserSessions {
 
   /**
    * Creates a session bound to `userId` within the cap; `false` on an id collision. Throws
-   * `StoreFullError` when the user is at the cap under `'reject'`. `replacing` names the session
-   * a regenerate ends right after, so a store bounded in size makes no room for the new one.
+   * `StoreFullError` when the user is at the cap under `'reject'`, `SessionDestroyedError` when
+   * the store found the user's epoch past the binding (a revocation came first). `replacing`
+   * names the session a regenerate ends right after, so a store bounded in size makes no room
+   * for the new one.
    */
   async create(
     id: string,
@@ -217,6 +224,12 @@ export class UserSessions {
       );
     }
     if (result.status === 'collision') return false;
+    if (result.status === 'revoked') {
+      // A revocation that came first wins, as a logout does: nothing was stored.
+      throw new SessionDestroyedError(
+        "the user's sessions were revoked while this login ran; the new session was not stored",
+      );
+    }
     if (result.evicted > 0) this.#emit('user-session-evicted', result.evicted);
     return true;
   }
@@ -248,7 +261,11 @@ export class UserSessions {
           Math.min(Date.now(), record.expiresAt - this.#maxAge),
         ),
         current: id === currentId,
-        meta: binding.meta ?? {},
+        // A copy: stores may share one frozen binding among the records they return.
+        meta:
+          binding.meta === undefined
+            ? {}
+            : (JSON.parse(JSON.stringify(binding.meta)) as Record<string, JsonValue>),
       }))
       .sort((a, b) => a.createdAt - b.createdAt);
   }

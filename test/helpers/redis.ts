@@ -244,7 +244,7 @@ export async function deleteKeys(
   } while (cursor !== '0');
 }
 
-/** A connection to the shared Redis whose client records each command the store sends. */
+/** A connection to Redis (the shared one unless told) whose client records each command the store sends. */
 export interface RecordingConnection {
   /** The client to give the store: it records, then sends. */
   client: RedisClientLike;
@@ -262,6 +262,7 @@ export interface RecordingConnection {
 /** A recording connection through node-redis (`createClient`) or ioredis (`new Redis`). */
 export async function recordingConnection(
   library: 'node-redis' | 'ioredis',
+  url = REDIS_URL,
 ): Promise<RecordingConnection> {
   const commands: string[] = [];
   let pending = 0;
@@ -281,7 +282,7 @@ export async function recordingConnection(
     return seen;
   };
   if (library === 'node-redis') {
-    const client = createClient({ url: REDIS_URL, disableOfflineQueue: true });
+    const client = createClient({ url, disableOfflineQueue: true });
     client.on('error', () => {});
     await client.connect();
     return {
@@ -297,7 +298,7 @@ export async function recordingConnection(
       },
     };
   }
-  const client = new Redis(REDIS_URL, { enableOfflineQueue: false, lazyConnect: true });
+  const client = new Redis(url, { enableOfflineQueue: false, lazyConnect: true });
   client.on('error', () => {});
   await client.connect();
   return {

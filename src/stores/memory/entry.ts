@@ -2,6 +2,7 @@
  * How MemoryStore holds one session: a fixed-shape entry with one stored value per key, and the
  * functions that read and change those keys.
  */
+import { deepFreeze } from '../../data.js';
 import { type JsonValue, USER_BINDING_KEY } from '../../types.js';
 import type { HeapEntry } from './expiry-heap.js';
 
@@ -34,14 +35,6 @@ export function encodeField(key: string, value: unknown): Stored | undefined {
     return encode(value);
   // Through JSON, as every other value: the same refusals, and only what JSON carries.
   return deepFreeze(JSON.parse(JSON.stringify(value)) as JsonValue) as FrozenJson;
-}
-
-function deepFreeze(value: JsonValue): JsonValue {
-  if (value !== null && typeof value === 'object') {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 /**

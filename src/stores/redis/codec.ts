@@ -1,13 +1,36 @@
 /**
  * Encoding of a session as a Redis hash and decoding of Redis replies, for RedisStore.
- * Layout: `c` = createdAt, `e` = expiresAt (ms since the epoch, decimal), `d:<key>` = the JSON
+ * Layout: `c` = createdAt, `e` = expiresAt (ms since the epoch, decimal), `u` = the user index of
+ * a bound session (see user-index.ts), `d:<key>` = the JSON
  * of one session key. A key with a lone surrogate, which UTF-8 can't carry (two such keys would
  * collapse into one field), is stored as `j:<JSON of the key>` instead. Replies are accepted in
  * every shape the supported clients produce.
  */
+import { setBounded } from '../../bounded-map.js';
+import { deepFreeze } from '../../data.js';
 import { InvalidSessionDataError } from '../../errors.js';
-import type { JsonValue, SessionRecord } from '../../types.js';
+import { type JsonValue, type SessionRecord, USER_BINDING_KEY } from '../../types.js';
 import { toStoreError } from './client.js';
+
+const BINDING_FIELD = `d:${USER_BINDING_KEY}`;
+
+/**
+ * User bindings parsed, by their JSON text: every request of a signed-in user loads its binding,
+ * and parsing it again was most of what such a load cost over an unbound one. The value is
+ * deep-frozen, so every record that shares it holds a copy nobody can change.
+ */
+const bindings = new Map<string, JsonValue>();
+const BINDINGS_KEPT = 4096;
+
+function parseValue(field: string, text: string): JsonValue {
+  if (field !== BINDING_FIELD) return JSON.parse(text) as JsonValue;
+  let value = bindings.get(text);
+  if (value === undefined) {
+    value = deepFreeze(JSON.parse(text) as JsonValue);
+    setBounded(bindings, text, value, BINDINGS_KEPT);
+  }
+  return value;
+}
 
 /**
  * HGETALL reply → record; `undefined` for an empty reply (no key) or an expired session; a string
@@ -31,7 +54,7 @@ export function decodeSession(reply: unknown, now: number): SessionRecord | stri
       try {
         const key = field[0] === 'd' ? field.slice(2) : (JSON.parse(field.slice(2)) as unknown);
         if (typeof key !== 'string') return 'has a malformed field name';
-        data[key] = JSON.parse(value) as JsonValue;
+        data[key] = parseValue(field, value);
       } catch {
         return 'has a field that is not JSON';
       }
@@ -40,6 +63,15 @@ export function decodeSession(reply: unknown, now: number): SessionRecord | stri
   if (Number.isNaN(createdAt) || Number.isNaN(expiresAt)) return 'lacks valid c/e timestamps';
   if (expiresAt <= now) return undefined;
   return { data, createdAt, expiresAt };
+}
+
+/** The `u` field of an HGETALL reply (the user index a bound session is in), if any. */
+export function indexFieldOf(reply: unknown): string | undefined {
+  const flat = flatPairs(reply);
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    if (flat[i] === 'u') return asString(flat[i + 1]);
+  }
+  return undefined;
 }
 
 const LONE_SURROGATE = /\p{Cs}/u;

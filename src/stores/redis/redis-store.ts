@@ -5,12 +5,11 @@
  * `d:<key>` = JSON of one session key (codec.ts), so a `set` writes one field and concurrent
  * writes of different keys never clobber each other. Expiry is `PEXPIREAT e`.
  * `create`/`update`/`touch` are Lua scripts (scripts.ts); every command touches one key, so
- * Redis Cluster works as is (a bound session's load sends two commands, see bound-reads.ts).
+ * Redis Cluster works as is.
  * `move` is move.ts; the user index is user-index.ts. What stays here (a little over ~300 lines)
  * is the one class whose methods share the client, the prefix and the scripts' loading.
  */
 
-import { boundUserOf } from '../../data.js';
 import { reportBackgroundError, StoreClosedError } from '../../errors.js';
 import { assertValidSessionId, isValidSessionId } from '../../id.js';
 import type {
@@ -99,10 +98,6 @@ export class RedisStore implements SessionStore, UserIndexStore {
     assertValidSessionId(id);
     const cmd = this.#cmd ?? (await this.#open());
     const key = this.prefix + id;
-    const known = cmd.cluster ? undefined : this.#users.bound.get(key);
-    // Sent first, answered in the same round trip (see bound-reads.ts); a failure leaves the
-    // epoch to the manager's own call, which reports it.
-    const epoch = known && this.#users.epochOf(cmd, known.epochKey).catch(() => undefined);
     let reply: unknown;
     try {
       reply = await cmd.send(key, ['HGETALL', key]);
@@ -110,15 +105,10 @@ export class RedisStore implements SessionStore, UserIndexStore {
       if (isReplyError(error, 'WRONGTYPE')) return this.#unreadable('is not a hash');
       throw toStoreError(error);
     }
-    const record = this.#parse(reply, Date.now());
-    const user = record === undefined ? undefined : boundUserOf(record.data);
-    if (record === undefined || user === undefined) {
-      if (known) this.#users.bound.forget(key);
-    } else if (user !== known?.userId) {
-      if (!cmd.cluster) this.#users.remember(key, user);
-    } else {
-      const value = await epoch;
-      if (value !== undefined) record.userEpoch = value;
+    const now = Date.now();
+    const record = this.#parse(reply, now);
+    if (record !== undefined && this.#users.vouches(cmd, reply, record, now)) {
+      record.userCurrent = true;
     }
     return record;
   }
@@ -156,7 +146,6 @@ export class RedisStore implements SessionStore, UserIndexStore {
 
   async destroy(id: string): Promise<void> {
     assertValidSessionId(id);
-    this.#users.bound.forget(this.prefix + id);
     // A forward left by `move` names the session to destroy too (a logout racing a regenerate).
     const movedTo = await this.#script(DESTROY, id, []);
     const next = movedTo === 0 || movedTo == null ? undefined : asText(movedTo);

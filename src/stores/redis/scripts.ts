@@ -4,7 +4,8 @@
  * Redis Cluster unchanged, and each is atomic: the existence check and the write can't be
  * separated by a concurrent `destroy` (connect-redis#328: a logout undone by a request in flight).
  *
- * Layout of a session hash: `c` = createdAt (ms), `e` = expiresAt (ms), `d:<key>` = JSON value.
+ * Layout of a session hash: `c` = createdAt (ms), `e` = expiresAt (ms), `d:<key>` = JSON value;
+ * a bound session also has `u` = its user index key (user-index.ts).
  * A hash is *live* when `c` and `e` are numbers and `e` > the caller's clock (ARGV[1]).
  *
  * Scripts are sent with EVALSHA and, on `NOSCRIPT` (first use, or Redis restarted with an empty
@@ -33,17 +34,31 @@ export function script(source: string): RedisScript {
 }
 
 /**
+ * How far ahead of the session's expiry its score in the user index is set, in ms. A renewal
+ * moves the score only once the expiry has passed it, so the many renewals of a busy session
+ * within a second cost one `ZSCORE` instead of a `ZADD`, a `PTTL` and often a `PEXPIREAT`; the
+ * index may list a session up to this much past its end (members are verified on every read
+ * anyway), and `'evict-oldest'` orders a user's sessions to within it.
+ */
+export const INDEX_LEAD_MS = 1000;
+
+/**
  * Ends TOUCH and UPDATE (after they wrote `e` = ARGV[2]): moves the session's score in its
- * index, and the index's expiry up to it. Returns 1, or the index key when that key is out of
- * this script's reach (another cluster slot), for the caller to follow with a call of its own.
+ * index to `e` + INDEX_LEAD_MS when `e` has passed it, and the index's expiry up to it. Returns
+ * 1, or the index key when that key is out of this script's reach (another cluster slot), for
+ * the caller to follow with a call of its own.
  */
 const FOLLOW_INDEX = `
 local u = redis.call('HGET', key, 'u')
 if u then
-  local moved = redis.pcall('ZADD', u, 'XX', ARGV[2], key)
-  if type(moved) == 'table' and moved.err then return u end
-  if redis.call('PTTL', u) < tonumber(ARGV[2]) - tonumber(ARGV[1]) then
-    redis.call('PEXPIREAT', u, ARGV[2])
+  local e = tonumber(ARGV[2])
+  local held = redis.pcall('ZSCORE', u, key)
+  if type(held) == 'table' and held.err then return u end
+  if held and tonumber(held) >= e then return 1 end
+  local score = e + ${INDEX_LEAD_MS}
+  redis.call('ZADD', u, 'XX', score, key)
+  if redis.call('PTTL', u) < score - tonumber(ARGV[1]) then
+    redis.call('PEXPIREAT', u, score)
   end
 end
 return 1

@@ -24,11 +24,16 @@ end
 `;
 
 /**
- * createForUser on one Redis: KEYS = session, index; ARGV = now, createdAt, expiresAt, max (0:
- * none), whenFull, field1, value1, … → {1, evicted} created, {0} collision, {2} full.
+ * createForUser on one Redis: KEYS = session, index, epoch; ARGV = now, createdAt, expiresAt, max
+ * (0: none), whenFull, the binding's epoch ('' for none), field1, value1, … → {1, evicted}
+ * created, {0} collision, {2} full, {3} revoked (the user's epoch passed the binding: a login
+ * that raced a revocation stores nothing, so no session behind its epoch outlives one).
  */
 export const CREATE_FOR_USER = script(`
 local key, idx = KEYS[1], KEYS[2]
+if ARGV[6] ~= '' and (tonumber(redis.call('GET', KEYS[3])) or 0) > tonumber(ARGV[6]) then
+  return {3}
+end
 local cur = redis.pcall('HMGET', key, 'c', 'e')
 if cur.err then return {0} end
 local e = tonumber(cur[2])
@@ -50,7 +55,7 @@ else
 end
 if redis.call('EXISTS', key) == 1 then redis.call('DEL', key) end
 redis.call('HSET', key, 'c', ARGV[2], 'e', ARGV[3])
-for i = 6, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+for i = 7, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
 redis.call('PEXPIREAT', key, ARGV[3])
 redis.call('ZADD', idx, ARGV[3], key)
 ${EXPIRE_AT_TOP}

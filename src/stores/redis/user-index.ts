@@ -12,12 +12,18 @@
  * index follows the session); the epoch keeps revocation correct whatever the index misses.
  */
 import { createHash } from 'node:crypto';
+import { setBounded } from '../../bounded-map.js';
 import { boundUserOf } from '../../data.js';
 import { assertValidSessionId } from '../../id.js';
-import type { CreateForUserResult, SessionRecord, UserSessionLimit } from '../../types.js';
-import { BoundSessions } from './bound-reads.js';
+import {
+  type CreateForUserResult,
+  type SessionRecord,
+  USER_BINDING_KEY,
+  type UserSessionLimit,
+} from '../../types.js';
 import { isReplyError, type RedisCommander, toStoreError } from './client.js';
-import { checkTime, decodeSession, epochValue, pushFields } from './codec.js';
+import { checkTime, decodeSession, epochValue, indexFieldOf, pushFields } from './codec.js';
+import { EvictionPolicy } from './eviction-policy.js';
 import { CREATE, evalKeys, type RedisScript, runScript } from './scripts.js';
 import {
   CREATE_FOR_USER,
@@ -41,28 +47,41 @@ export interface RedisIndexContext {
 /** Margin an epoch outlives the longest session by: requests in flight at the raise. */
 const EPOCH_MARGIN_MS = 60_000;
 
+/** Users whose key hash is remembered (a load of a bound session needs it; SHA-256 costs ~1 µs). */
+const HASHES_KEPT = 4096;
+
 export class RedisUserIndex {
   readonly #ctx: RedisIndexContext;
   /** Set once Redis answered CROSSSLOT: the session and index steps go as separate calls. */
   #split = false;
-  /** Sessions seen bound, loaded with their user's epoch in one round trip (see bound-reads.ts). */
-  readonly bound = new BoundSessions();
+  readonly #hashes = new Map<string, string>();
+  readonly #policy = new EvictionPolicy();
 
   constructor(context: RedisIndexContext) {
     this.#ctx = context;
   }
 
   indexKey(userId: string): string {
-    return `${this.#ctx.prefix}u:{${userHash(userId)}}`;
+    return `${this.#ctx.prefix}u:{${this.#hashOf(userId)}}`;
   }
 
   epochKey(userId: string): string {
-    return `${this.#ctx.prefix}ue:{${userHash(userId)}}`;
+    return `${this.#ctx.prefix}ue:{${this.#hashOf(userId)}}`;
   }
 
-  /** Remembers that the session at `sessionKey` is bound to `userId`. */
-  remember(sessionKey: string, userId: string): void {
-    this.bound.remember(sessionKey, { userId, epochKey: this.epochKey(userId) });
+  /**
+   * Whether a bound session just loaded (`reply`, its `HGETALL`, decoded as `record`) is known
+   * not to be behind its user's epoch, so that its load needs no epoch read. On one Redis that
+   * never evicts keys, yes when the hash names its user's index (`u`): it was created by
+   * `CREATE_FOR_USER`, which checked the epoch, and scripts keep it in that index until it ends,
+   * so a revocation destroys it. No on Redis Cluster (the index follows in separate calls), under
+   * an evicting policy (see eviction-policy.ts), and for a bound session stored by plain `create`
+   * (a copied or imported one, in no index): the manager then reads the epoch.
+   */
+  vouches(cmd: RedisCommander, reply: unknown, record: SessionRecord, now: number): boolean {
+    const user = boundUserOf(record.data);
+    if (user === undefined || cmd.cluster || !this.#policy.neverEvicts(cmd, now)) return false;
+    return indexFieldOf(reply) === this.indexKey(user);
   }
 
   async create(
@@ -82,19 +101,23 @@ export class RedisUserIndex {
     const fields: string[] = ['u', idx];
     pushFields(fields, record.data);
     if (!this.#split) {
+      const stamp = bindingEpochOf(record);
       const args = [
         String(now),
         String(createdAt),
         String(expiresAt),
         String(limit?.max ?? 0),
         limit?.whenFull ?? 'evict-oldest',
+        stamp === undefined ? '' : String(stamp),
         ...fields,
       ];
+      const keys = [key, idx, this.epochKey(userId)];
       try {
-        const reply = (await evalKeys(cmd, CREATE_FOR_USER, [key, idx], args)) as number[];
-        if (Number(reply[0]) === 0) return { status: 'collision' };
-        if (Number(reply[0]) === 2) return { status: 'full' };
-        if (!cmd.cluster) this.remember(key, userId);
+        const reply = (await evalKeys(cmd, CREATE_FOR_USER, keys, args)) as number[];
+        const status = Number(reply[0]);
+        if (status === 0) return { status: 'collision' };
+        if (status === 2) return { status: 'full' };
+        if (status === 3) return { status: 'revoked' };
         return { status: 'created', evicted: Number(reply[1] ?? 0) };
       } catch (error) {
         if (!isReplyError(error, 'CROSSSLOT')) throw toStoreError(error);
@@ -175,12 +198,8 @@ export class RedisUserIndex {
   }
 
   async epoch(userId: string): Promise<number> {
-    return this.epochOf(await this.#ctx.commander(), this.epochKey(userId));
-  }
-
-  /** The epoch at `key`, an epoch key (`GET` sent at once, before anything sent after this). */
-  async epochOf(cmd: RedisCommander, key: string): Promise<number> {
-    return epochValue(await send(cmd, key, ['GET', key]));
+    const key = this.epochKey(userId);
+    return epochValue(await send(await this.#ctx.commander(), key, ['GET', key]));
   }
 
   async raiseEpoch(userId: string, atLeast: number): Promise<number> {
@@ -212,10 +231,21 @@ export class RedisUserIndex {
   async #destroyOwned(cmd: RedisCommander, member: string, idx: string): Promise<number> {
     return Number(await runOne(cmd, DESTROY_OWNED, member, [idx]));
   }
+
+  #hashOf(userId: string): string {
+    let hash = this.#hashes.get(userId);
+    if (hash === undefined) {
+      hash = createHash('sha256').update(userId).digest('base64url');
+      setBounded(this.#hashes, userId, hash, HASHES_KEPT);
+    }
+    return hash;
+  }
 }
 
-function userHash(userId: string): string {
-  return createHash('sha256').update(userId).digest('base64url');
+/** The epoch of the record's binding, when it has one. */
+function bindingEpochOf(record: SessionRecord): number | undefined {
+  const epoch = (record.data[USER_BINDING_KEY] as { epoch?: unknown } | null | undefined)?.epoch;
+  return typeof epoch === 'number' && Number.isFinite(epoch) ? epoch : undefined;
 }
 
 async function send(cmd: RedisCommander, key: string, args: string[]): Promise<unknown> {
