@@ -13,7 +13,7 @@
 //   --no-micro, --micro-only, --no-scale, --scale-only, --no-users (the per-user index figures)
 //   --scale-levels a,b      live sessions of the scale benchmark (default 1000,100000,1000000)
 //   --scale-file-levels a,b the same for FileStore (default 1000,100000: see BENCHMARKS.md)
-//   --scale-rounds N        rounds per scale level (default 3)
+//   --scale-rounds N        rounds per scale level (default 5)
 //   --profile         after the rounds, one `node --cpu-prof` run per session-store-js
 //                     contestant and throughput workload; prints the top self-time functions
 //   --json out.json   where the figures go (default bench/results/latest.json)
@@ -63,7 +63,7 @@ const { values: args } = parseArgs({
     'scale-only': { type: 'boolean', default: false },
     'scale-levels': { type: 'string', default: '1000,100000,1000000' },
     'scale-file-levels': { type: 'string', default: '1000,100000' },
-    'scale-rounds': { type: 'string', default: '3' },
+    'scale-rounds': { type: 'string', default: '5' },
     profile: { type: 'boolean', default: false },
     connections: { type: 'string', default: '50' },
     sessions: { type: 'string', default: '1000' },
