@@ -125,6 +125,12 @@ export function boundUserOf(data: Record<string, JsonValue>): string | undefined
   return typeof binding?.id === 'string' ? binding.id : undefined;
 }
 
+/** The epoch of a session's binding, if it has one. */
+export function boundEpochOf(data: Record<string, JsonValue>): number | undefined {
+  const epoch = (data[USER_BINDING_KEY] as { epoch?: unknown } | null | undefined)?.epoch;
+  return typeof epoch === 'number' && Number.isFinite(epoch) ? epoch : undefined;
+}
+
 /**
  * The keys of `data` a regenerate carries over: every own key for `true`, else the listed ones
  * that `data` has, never the internal keys (see `isCarried`). A fresh null-prototype object.

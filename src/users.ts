@@ -112,6 +112,11 @@ export function checkMeta(meta: unknown): Record<string, JsonValue> | undefined 
     throw new InvalidSessionDataError(`meta must be a plain object (got ${describe(meta)})`);
   }
   assertJsonValue(meta, MAX_META_BYTES);
+  return copyMeta(meta as Record<string, JsonValue>);
+}
+
+/** A fresh copy of a `meta` object (JSON carries all it can hold). */
+function copyMeta(meta: Record<string, JsonValue>): Record<string, JsonValue> {
   return JSON.parse(JSON.stringify(meta)) as Record<string, JsonValue>;
 }
 
@@ -262,10 +267,7 @@ export class UserSessions {
         ),
         current: id === currentId,
         // A copy: stores may share one frozen binding among the records they return.
-        meta:
-          binding.meta === undefined
-            ? {}
-            : (JSON.parse(JSON.stringify(binding.meta)) as Record<string, JsonValue>),
+        meta: binding.meta === undefined ? {} : copyMeta(binding.meta),
       }))
       .sort((a, b) => a.createdAt - b.createdAt);
   }

@@ -1,8 +1,7 @@
 /**
  * Encoding of a session as a Redis hash and decoding of Redis replies, for RedisStore.
  * Layout: `c` = createdAt, `e` = expiresAt (ms since the epoch, decimal), `u` = the user index of
- * a bound session (see user-index.ts), `d:<key>` = the JSON
- * of one session key. A key with a lone surrogate, which UTF-8 can't carry (two such keys would
+ * a bound session (see user-index.ts), `d:<key>` = the JSON of one session key. A key with a lone surrogate, which UTF-8 can't carry (two such keys would
  * collapse into one field), is stored as `j:<JSON of the key>` instead. Replies are accepted in
  * every shape the supported clients produce.
  */
@@ -12,7 +11,8 @@ import { InvalidSessionDataError } from '../../errors.js';
 import { type JsonValue, type SessionRecord, USER_BINDING_KEY } from '../../types.js';
 import { toStoreError } from './client.js';
 
-const BINDING_FIELD = `d:${USER_BINDING_KEY}`;
+/** The hash field of the user binding. */
+export const BINDING_FIELD = `d:${USER_BINDING_KEY}`;
 
 /**
  * User bindings parsed, by their JSON text: every request of a signed-in user loads its binding,

@@ -13,14 +13,13 @@
  */
 import { createHash } from 'node:crypto';
 import { EXPRESS_KEY } from '../../data.js';
-import { USER_BINDING_KEY } from '../../types.js';
 import { isReplyError, type RedisCommander } from './client.js';
+import { BINDING_FIELD } from './codec.js';
 
 /**
- * Fields a move never carries: the user binding (the new session has its own) and the
- * express-session adapter's cookie (not application data).
+ * Fields a move never carries: the user binding (`BINDING_FIELD`: the new session has its own)
+ * and the express-session adapter's cookie (not application data).
  */
-const BINDING_FIELD = `d:${USER_BINDING_KEY}`;
 const EXPRESS_FIELD = `d:${EXPRESS_KEY}`;
 
 /** A script and its SHA1, as EVALSHA wants it. */

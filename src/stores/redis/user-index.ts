@@ -13,14 +13,9 @@
  */
 import { createHash } from 'node:crypto';
 import { setBounded } from '../../bounded-map.js';
-import { boundUserOf } from '../../data.js';
+import { boundEpochOf, boundUserOf } from '../../data.js';
 import { assertValidSessionId } from '../../id.js';
-import {
-  type CreateForUserResult,
-  type SessionRecord,
-  USER_BINDING_KEY,
-  type UserSessionLimit,
-} from '../../types.js';
+import type { CreateForUserResult, SessionRecord, UserSessionLimit } from '../../types.js';
 import { isReplyError, type RedisCommander, toStoreError } from './client.js';
 import { checkTime, decodeSession, epochValue, indexFieldOf, pushFields } from './codec.js';
 import { EvictionPolicy } from './eviction-policy.js';
@@ -101,7 +96,7 @@ export class RedisUserIndex {
     const fields: string[] = ['u', idx];
     pushFields(fields, record.data);
     if (!this.#split) {
-      const stamp = bindingEpochOf(record);
+      const stamp = boundEpochOf(record.data);
       const args = [
         String(now),
         String(createdAt),
@@ -240,12 +235,6 @@ export class RedisUserIndex {
     }
     return hash;
   }
-}
-
-/** The epoch of the record's binding, when it has one. */
-function bindingEpochOf(record: SessionRecord): number | undefined {
-  const epoch = (record.data[USER_BINDING_KEY] as { epoch?: unknown } | null | undefined)?.epoch;
-  return typeof epoch === 'number' && Number.isFinite(epoch) ? epoch : undefined;
 }
 
 async function send(cmd: RedisCommander, key: string, args: string[]): Promise<unknown> {
