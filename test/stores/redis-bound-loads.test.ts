@@ -207,6 +207,24 @@ if (skip) {
           assert.equal(await store.userEpoch('dot'), 0);
         });
 
+        it('an epoch key of another type fails a login and the epoch read clearly, storing nothing', async () => {
+          const first = generateSessionId();
+          await store.createForUser(first, bound('fox'), 'fox');
+          const idx = String(await conn.raw('HGET', store.prefix + first, 'u'));
+          await conn.raw('HSET', idx.replace(`${store.prefix}u:`, `${store.prefix}ue:`), 'x', '1');
+          const late = generateSessionId();
+          await assert.rejects(store.createForUser(late, bound('fox'), 'fox'), {
+            code: 'STORE_UNAVAILABLE',
+          });
+          assert.equal(await store.get(late), undefined);
+          await assert.rejects(store.userEpoch('fox'), { code: 'STORE_UNAVAILABLE' });
+          assert.equal(
+            (await store.get(first))?.data.n,
+            1,
+            'the session already there still loads',
+          );
+        });
+
         it('a session key replaced by another type reads as no session and is reported', async () => {
           const id = generateSessionId();
           await store.createForUser(id, bound('eve'), 'eve');
