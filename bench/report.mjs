@@ -332,7 +332,7 @@ function micro(results, p) {
   if (Object.keys(m.heap ?? {}).length) {
     const first = Object.values(m.heap).find(Boolean);
     p(
-      `### Heap per small session ({ visits: 1 }, ${int(first?.sessions)} sessions, after gc)`,
+      `### Memory per small session ({ visits: 1 }, ${int(first?.sessions)} sessions, after gc: V8 heap + ArrayBuffers)`,
       '',
       '| store | bytes / session |',
       '| --- | ---: |',

@@ -13,18 +13,11 @@ import type {
   UserIndexStore,
   UserSessionLimit,
 } from '../../types.js';
-import {
-  decode,
-  decodeValue,
-  Entry,
-  encodeField,
-  type Stored,
-  setField,
-  unsetField,
-} from './entry.js';
-import { ExpiryHeap } from './expiry-heap.js';
+import { EMPTY, ExpiryHeap } from './expiry-heap.js';
 import { Forwards } from './forwards.js';
 import { type MemoryStoreOptions, resolveMemoryStoreOptions } from './options.js';
+import { NO_SLOT, SessionTable } from './session-table.js';
+import { decodeValue, encodeField, type Stored } from './stored.js';
 import { sweepExpired } from './sweep.js';
 import { UserSets } from './user-index.js';
 
@@ -34,15 +27,17 @@ const MISSING: MoveResult = Object.freeze({ status: 'missing' });
 const COLLISION: MoveResult = Object.freeze({ status: 'collision' });
 
 /**
- * Sessions in this process's memory: a `Map` plus an expiration index (a min-heap on expiry), so
- * cleanup costs what has expired, not what is stored. Bounded by `maxSessions`. Data is copied
- * on the way in and out (as JSON text; numbers, booleans and null need no copy). Timers are
- * `unref()`'d and start at construction; `close()` stops them. Nothing survives a restart: use
- * FileStore or RedisStore for that.
+ * Sessions in this process's memory: a hash table kept in typed arrays (no object per session
+ * for the garbage collector to trace, so a large store does not slow down the requests) plus an
+ * expiration index (a min-heap on expiry), so cleanup costs what has expired, not what is
+ * stored. Bounded by `maxSessions`. Data is copied on the way in and out (as JSON text; numbers,
+ * booleans and null need no copy). Timers are `unref()`'d and start at construction; `close()`
+ * stops them. Nothing survives a restart: use FileStore or RedisStore for that.
  *
- * One class over ~300 lines because the `Map`, the expiry heap and the user sets change together
- * in every method (an entry is in all of them or in none), behind one set of private helpers;
- * what stands alone is beside it: entry.ts, expiry-heap.ts, forwards.ts, sweep.ts, user-index.ts.
+ * One class over ~300 lines because the table, the expiry heap and the user sets change together
+ * in every method (a session is in all of them or in none), behind one set of private helpers;
+ * what stands alone is beside it: session-table.ts, packed-id.ts, stored.ts, expiry-heap.ts,
+ * forwards.ts, sweep.ts, user-index.ts.
  */
 export class MemoryStore implements SessionStore, UserIndexStore {
   readonly maxAge: number;
@@ -50,14 +45,14 @@ export class MemoryStore implements SessionStore, UserIndexStore {
   readonly indexInterval: number;
   readonly maxSessions: number;
   readonly whenFull: 'evict-oldest' | 'reject';
-  readonly #sessions = new Map<string, Entry>();
-  readonly #index = new ExpiryHeap<Entry>();
+  #sessions = new SessionTable();
+  #index = new ExpiryHeap(this.#sessions);
+  /** Streams (`all()`) running: the table is not compacted under them. */
+  #streams = 0;
   readonly #users = new UserSets();
   readonly #onError: BackgroundErrorHandler | undefined;
   /** Where regenerated sessions went, for a logout racing the regenerate; swept with the rest. */
   readonly #forwards: Forwards;
-  /** Origin of the entries' times (see `Entry`). */
-  readonly #base = Date.now();
   #cleanupTimer: NodeJS.Timeout | undefined;
   #indexTimer: NodeJS.Timeout | undefined;
   #sweep: Promise<number> | undefined;
@@ -79,9 +74,9 @@ export class MemoryStore implements SessionStore, UserIndexStore {
   async get(id: string): Promise<SessionRecord | undefined> {
     assertValidSessionId(id);
     this.#assertOpen();
-    const entry = this.#live(id, Date.now());
-    if (!entry) return undefined;
-    const record = this.#record(entry);
+    const slot = this.#live(id, Date.now());
+    if (slot === NO_SLOT) return undefined;
+    const record = this.#record(slot);
     // A bound session carries its user's epoch, read here with it: no second call per request.
     if (this.#users.size > 0) {
       const user = boundUserOf(record.data);
@@ -94,49 +89,51 @@ export class MemoryStore implements SessionStore, UserIndexStore {
     assertValidSessionId(id);
     this.#assertOpen();
     const now = Date.now();
-    if (this.#live(id, now)) return false;
+    if (this.#live(id, now) !== NO_SLOT) return false;
     this.#insert(id, record, now, false);
     return true;
   }
 
   /** Stores a new entry; `replacing` when a live session is about to give up its place to it. */
   #insert(id: string, record: SessionRecord, now: number, replacing: boolean): void {
-    const base = this.#base;
-    const entry = new Entry(id, record.createdAt - base, this.#clamp(record.expiresAt, now) - base);
+    // Encode every value before storing anything, so a value JSON refuses stores nothing.
     const data = record.data;
-    for (const key of Object.keys(data)) {
-      const value = encodeField(key, data[key]);
-      if (value !== undefined) setField(entry, key, value);
-    }
+    const keys = Object.keys(data);
+    const values = keys.map((key) => encodeField(key, data[key]));
     if (!replacing && this.#sessions.size >= this.maxSessions) this.#makeRoom(now);
-    this.#sessions.set(id, entry);
-    this.#index.push(entry);
+    const slot = this.#sessions.add(id, record.createdAt, this.#clamp(record.expiresAt, now));
+    for (let i = 0; i < keys.length; i++) {
+      const value = values[i];
+      if (value !== undefined) this.#sessions.setField(slot, keys[i]!, value);
+    }
+    this.#index.push(slot);
   }
 
   async update(id: string, changes: SessionChanges, expiresAt: number): Promise<boolean> {
     assertValidSessionId(id);
     this.#assertOpen();
     const now = Date.now();
-    const entry = this.#live(id, now);
-    if (!entry) return false;
+    const slot = this.#live(id, now);
+    if (slot === NO_SLOT) return false;
+    const sessions = this.#sessions;
     const set = changes.set;
     if (set) {
       const keys = Object.keys(set);
       if (keys.length === 1) {
         const key = keys[0]!;
         const value = encodeField(key, set[key]);
-        if (value !== undefined) setField(entry, key, value);
+        if (value !== undefined) sessions.setField(slot, key, value);
       } else {
         // Encode every value before changing anything, so a value JSON refuses changes nothing.
         const values = keys.map((key) => encodeField(key, set[key]));
         for (let i = 0; i < keys.length; i++) {
           const value = values[i];
-          if (value !== undefined) setField(entry, keys[i]!, value);
+          if (value !== undefined) sessions.setField(slot, keys[i]!, value);
         }
       }
     }
-    if (changes.unset) for (const key of changes.unset) unsetField(entry, key);
-    this.#moveExpiry(entry, this.#clamp(expiresAt, now));
+    if (changes.unset) for (const key of changes.unset) sessions.unsetField(slot, key);
+    this.#moveExpiry(slot, this.#clamp(expiresAt, now));
     return true;
   }
 
@@ -144,13 +141,16 @@ export class MemoryStore implements SessionStore, UserIndexStore {
     assertValidSessionId(id);
     this.#assertOpen();
     const now = Date.now();
-    const entry = this.#live(id, now);
-    if (!entry) return false;
+    const slot = this.#live(id, now);
+    if (slot === NO_SLOT) return false;
     const target = this.#clamp(expiresAt, now);
-    if (minExtension !== undefined && target - (entry.expiry + this.#base) < minExtension) {
+    if (
+      minExtension !== undefined &&
+      target - (this.#sessions.expiry[slot] as number) < minExtension
+    ) {
       return true;
     }
-    this.#moveExpiry(entry, target);
+    this.#moveExpiry(slot, target);
     return true;
   }
 
@@ -167,42 +167,49 @@ export class MemoryStore implements SessionStore, UserIndexStore {
     this.#assertOpen();
     const now = Date.now();
     const old = this.#live(oldId, now);
-    if (!old) return MISSING;
+    if (old === NO_SLOT) return MISSING;
     const existing = this.#live(newId, now);
-    let entry: Entry;
-    if (move.into === 'existing') {
-      if (!existing) return MISSING;
-      entry = existing;
-    } else {
-      if (existing) return COLLISION;
-      const base = this.#base;
-      entry = new Entry(newId, move.createdAt - base, this.#clamp(move.expiresAt, now) - base);
+    if (move.into === 'existing' ? existing === NO_SLOT : existing !== NO_SLOT) {
+      return existing === NO_SLOT ? MISSING : COLLISION;
     }
     const keep = move.keep;
-    const carried: Record<string, JsonValue> = Object.create(null);
-    const carry = (key: string, value: Stored) => {
-      if (!isCarried(key) || (keep !== true && !keep.includes(key))) return;
-      setField(entry, key, value);
-      carried[key] = decodeValue(value);
-    };
-    if (old.key !== undefined) carry(old.key, old.value);
-    const more = old.more;
-    if (more)
-      for (let i = 0; i < more.length; i += 2) carry(more[i] as string, more[i + 1] as Stored);
+    const fields: [string, Stored][] = [];
+    this.#sessions.forEachField(old, (key, value) => {
+      if (isCarried(key) && (keep === true || keep.includes(key))) fields.push([key, value]);
+    });
+    // The new session takes the old one's place (no eviction): the old one goes first.
     this.#delete(old);
-    if (entry !== existing) {
-      this.#sessions.set(newId, entry);
-      this.#index.push(entry);
+    const sessions = this.#sessions;
+    const slot =
+      existing !== NO_SLOT
+        ? existing
+        : sessions.add(newId, move.createdAt, this.#clamp(move.expiresAt, now));
+    const carried: Record<string, JsonValue> = Object.create(null);
+    for (const [key, value] of fields) {
+      sessions.setField(slot, key, value);
+      carried[key] = decodeValue(value);
     }
+    if (slot !== existing) this.#index.push(slot);
     this.#forwards.add(oldId, newId, move.forwardUntil);
     return { status: 'moved', data: carried };
   }
 
+  /**
+   * Every live session, one at a time (in slot order, not creation order). Sessions created or
+   * removed while the stream runs may or may not be in it; none is in it twice, and a `clear()`
+   * ends it.
+   */
   async *all(): AsyncGenerator<[string, SessionRecord]> {
     this.#assertOpen();
-    for (const [id, entry] of this.#sessions) {
-      if (entry.expiry <= Date.now() - this.#base) continue;
-      yield [id, this.#record(entry)];
+    const sessions = this.#sessions;
+    this.#streams++;
+    try {
+      for (let slot = 0; slot < sessions.end && sessions === this.#sessions; slot++) {
+        if (!sessions.isLive(slot) || (sessions.expiry[slot] as number) <= Date.now()) continue;
+        yield [sessions.idOf(slot), this.#record(slot)];
+      }
+    } finally {
+      this.#streams--;
     }
   }
 
@@ -213,8 +220,7 @@ export class MemoryStore implements SessionStore, UserIndexStore {
 
   async clear(): Promise<void> {
     this.#assertOpen();
-    this.#sessions.clear();
-    this.#index.clear();
+    this.#reset(new SessionTable());
     this.#users.clear();
     this.#forwards.clear();
   }
@@ -229,14 +235,20 @@ export class MemoryStore implements SessionStore, UserIndexStore {
     assertValidSessionId(id);
     this.#assertOpen();
     const now = Date.now();
-    if (this.#live(id, now)) return { status: 'collision' };
+    if (this.#live(id, now) !== NO_SLOT) return { status: 'collision' };
     let evicted = 0;
     if (limit) {
-      const live = this.#userEntries(userId, now);
+      const live = this.#userSlots(userId, now);
       if (live.length >= limit.max) {
         if (limit.whenFull === 'reject') return { status: 'full' };
-        live.sort((a, b) => a.expiry - b.expiry || a.created - b.created);
-        for (const entry of live.slice(0, live.length - limit.max + 1)) this.#delete(entry);
+        const sessions = this.#sessions;
+        const expiry = sessions.expiry;
+        live.sort(
+          (a, b) =>
+            (expiry[a] as number) - (expiry[b] as number) ||
+            sessions.createdAt(a) - sessions.createdAt(b),
+        );
+        for (const slot of live.slice(0, live.length - limit.max + 1)) this.#delete(slot);
         evicted = live.length - limit.max + 1;
       }
     }
@@ -246,7 +258,7 @@ export class MemoryStore implements SessionStore, UserIndexStore {
       id,
       record,
       now,
-      replacing !== undefined && this.#live(replacing, now) !== undefined,
+      replacing !== undefined && this.#live(replacing, now) !== NO_SLOT,
     );
     this.#users.add(userId, id);
     return { status: 'created', evicted };
@@ -254,13 +266,19 @@ export class MemoryStore implements SessionStore, UserIndexStore {
 
   async listUser(userId: string): Promise<[string, SessionRecord][]> {
     this.#assertOpen();
-    return this.#userEntries(userId, Date.now()).map((entry) => [entry.id, this.#record(entry)]);
+    const sessions = this.#sessions;
+    return this.#userSlots(userId, Date.now()).map((slot) => [
+      sessions.idOf(slot),
+      this.#record(slot),
+    ]);
   }
 
   async destroyUser(userId: string, exceptId?: string): Promise<number> {
     this.#assertOpen();
-    const live = this.#userEntries(userId, Date.now()).filter((entry) => entry.id !== exceptId);
-    for (const entry of live) this.#delete(entry);
+    const sessions = this.#sessions;
+    const except = exceptId === undefined ? NO_SLOT : sessions.find(exceptId);
+    const live = this.#userSlots(userId, Date.now()).filter((slot) => slot !== except);
+    for (const slot of live) this.#delete(slot);
     return live.length;
   }
 
@@ -279,8 +297,7 @@ export class MemoryStore implements SessionStore, UserIndexStore {
     this.#closed = true;
     this.stopCleanup();
     this.stopIndexRebuild();
-    this.#sessions.clear();
-    this.#index.clear();
+    this.#reset(new SessionTable());
     this.#users.clear();
   }
 
@@ -323,75 +340,97 @@ export class MemoryStore implements SessionStore, UserIndexStore {
   cleanup(): Promise<number> {
     this.#forwards.prune(Date.now());
     this.#sweep ??= sweepExpired(
-      this.#index,
-      () => Date.now() - this.#base,
-      (entry) => this.#delete(entry),
+      () => this.#index,
+      () => this.#sessions.expiry,
+      Date.now,
+      (slot) => this.#delete(slot),
     ).finally(() => {
       this.#sweep = undefined;
     });
     return this.#sweep;
   }
 
-  /** Rebuilds the expiration index in O(n), compacting its array after mass deletions. */
+  /**
+   * Rebuilds the expiration index in O(n). After mass deletions (under a quarter of the room
+   * used) the table and the index are compacted too, giving their memory back; not while an
+   * `all()` stream runs (it walks the table by position).
+   */
   rebuildIndex(): void {
-    this.#index.rebuild();
+    const sessions = this.#sessions;
+    if (this.#streams === 0 && sessions.size * 4 < sessions.capacity && sessions.capacity > 64) {
+      this.#reset(sessions.compacted());
+      const compacted = this.#sessions;
+      for (let slot = 0; slot < compacted.end; slot++) this.#index.push(slot);
+    } else {
+      this.#index.rebuild();
+    }
   }
 
-  /** The user's live entries; expired ones met on the way are dropped. */
-  #userEntries(userId: string, now: number): Entry[] {
-    const entries: Entry[] = [];
+  /** Starts over on `sessions` with an empty index (the caller fills it, if it should hold any). */
+  #reset(sessions: SessionTable): void {
+    this.#sessions = sessions;
+    this.#index = new ExpiryHeap(sessions);
+  }
+
+  /** The slots of the user's live sessions; expired ones met on the way are dropped. */
+  #userSlots(userId: string, now: number): number[] {
+    const slots: number[] = [];
     for (const id of this.#users.ids(userId)) {
-      const entry = this.#live(id, now);
-      if (entry) entries.push(entry);
+      const slot = this.#live(id, now);
+      if (slot !== NO_SLOT) slots.push(slot);
     }
-    return entries;
+    return slots;
   }
 
   /** Removes `id`, and the sessions it was moved to while the forward lasts. */
   #destroy(id: string): void {
-    const entry = this.#sessions.get(id);
-    if (entry) this.#delete(entry);
+    const slot = this.#sessions.find(id);
+    if (slot !== NO_SLOT) this.#delete(slot);
     const to = this.#forwards.take(id, Date.now());
     if (to !== undefined) this.#destroy(to);
   }
 
-  #live(id: string, now: number): Entry | undefined {
-    const entry = this.#sessions.get(id);
-    if (!entry) return undefined;
-    if (entry.expiry > now - this.#base) return entry;
-    this.#delete(entry);
-    return undefined;
+  /** The slot of `id` while it is live; an expired one met here is removed. */
+  #live(id: string, now: number): number {
+    const slot = this.#sessions.find(id);
+    if (slot === NO_SLOT || (this.#sessions.expiry[slot] as number) > now) return slot;
+    this.#delete(slot);
+    return NO_SLOT;
   }
 
   #makeRoom(now: number): void {
     const oldest = this.#index.peek();
-    if (oldest && oldest.expiry <= now - this.#base) {
+    if (oldest !== EMPTY && (this.#sessions.expiry[oldest] as number) <= now) {
       this.#delete(oldest);
       return;
     }
     if (this.whenFull === 'reject') {
       throw new StoreFullError(`the MemoryStore holds maxSessions (${this.maxSessions}) sessions`);
     }
-    if (oldest) this.#delete(oldest);
+    if (oldest !== EMPTY) this.#delete(oldest);
   }
 
-  #moveExpiry(entry: Entry, expiresAt: number): void {
-    const expiry = expiresAt - this.#base;
-    if (expiry === entry.expiry) return;
-    entry.expiry = expiry;
-    this.#index.update(entry);
+  #moveExpiry(slot: number, expiresAt: number): void {
+    const expiry = this.#sessions.expiry;
+    if (expiresAt === expiry[slot]) return;
+    expiry[slot] = expiresAt;
+    this.#index.update(slot);
   }
 
-  /** A fresh copy of the session, times back in ms since the epoch. */
-  #record(entry: Entry): SessionRecord {
-    const base = this.#base;
-    return { data: decode(entry), createdAt: entry.created + base, expiresAt: entry.expiry + base };
+  /** A fresh copy of the session. */
+  #record(slot: number): SessionRecord {
+    const sessions = this.#sessions;
+    return {
+      data: sessions.decode(slot),
+      createdAt: sessions.createdAt(slot),
+      expiresAt: sessions.expiry[slot] as number,
+    };
   }
 
-  #delete(entry: Entry): void {
-    this.#sessions.delete(entry.id);
-    this.#index.remove(entry);
-    if (this.#users.size > 0) this.#users.remove(entry.id);
+  #delete(slot: number): void {
+    this.#index.remove(slot);
+    if (this.#users.size > 0) this.#users.remove(this.#sessions.idOf(slot));
+    this.#sessions.remove(slot);
   }
 
   #clamp(expiresAt: number, now: number): number {
