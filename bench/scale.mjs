@@ -123,7 +123,11 @@ export async function runScale(ctx, progress, opts) {
           const what = `scale ${level.toLocaleString('en-US')} sessions, round ${round}/${rounds}: ssjs-${store}`;
           progress.start('scale-run', what);
           const options = {};
-          if (store === 'memory') options.env = { BENCH_PREFILL: String(extra) };
+          if (store === 'memory') {
+            options.env = { BENCH_PREFILL: String(extra) };
+            // The server collects the prefill's garbage before it reports ready (see server.mjs).
+            options.nodeArgs = ['--expose-gc'];
+          }
           if (store === 'file') options.shared = { dir: data.file.dir };
           if (store === 'redis') options.shared = { prefix: data.redis.prefix };
           if (store === 'postgres') {

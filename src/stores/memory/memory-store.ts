@@ -276,8 +276,9 @@ export class MemoryStore implements SessionStore, UserIndexStore {
   async destroyUser(userId: string, exceptId?: string): Promise<number> {
     this.#assertOpen();
     const sessions = this.#sessions;
-    const except = exceptId === undefined ? NO_SLOT : sessions.find(exceptId);
-    const live = this.#userSlots(userId, Date.now()).filter((slot) => slot !== except);
+    const live = this.#userSlots(userId, Date.now()).filter(
+      (slot) => exceptId === undefined || sessions.idOf(slot) !== exceptId,
+    );
     for (const slot of live) this.#delete(slot);
     return live.length;
   }
