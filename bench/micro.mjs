@@ -22,7 +22,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { connectRedis, deleteRedisPrefix, randomPrefixRoot } from './lib/common.mjs';
+import { connectRedis, deleteRedisPrefix, memoryInUse, randomPrefixRoot } from './lib/common.mjs';
 import { prefillFiles } from './lib/prefill.mjs';
 import { killAll, lastJson, runNode } from './lib/procs.mjs';
 
@@ -312,13 +312,11 @@ async function heapTask(name, ctx) {
   if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc');
   const total = Number(args.sessions);
   const store = await openStore(name, { ...ctx, memoryOptions: { maxSessions: total } });
-  // V8's heap and the ArrayBuffers outside it: MemoryStore keeps its table in typed arrays.
-  const used = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
   for (let i = 0; i < 3; i++) globalThis.gc();
-  const before = used();
+  const before = memoryInUse();
   for (let i = 0; i < total; i++) await store.create(newId(), 1);
   for (let i = 0; i < 3; i++) globalThis.gc();
-  const after = used();
+  const after = memoryInUse();
   const count = await sizeOf(name, store, ctx);
   await store.close();
   return { sessions: count, heapDelta: after - before, bytesPerSession: (after - before) / total };

@@ -24,6 +24,7 @@ import {
   deleteRedisPrefix,
   MAX_AGE,
   median,
+  memoryInUse,
   PG_URL,
   randomId,
 } from './lib/common.mjs';
@@ -390,16 +391,11 @@ async function childTask(task, kind, count, where) {
   const { store, close } = await openStore(kind, count, where);
   try {
     if (task === 'heap') {
-      // V8's heap and the ArrayBuffers outside it: MemoryStore keeps its table in typed arrays.
-      const used = () => {
-        const usage = process.memoryUsage();
-        return usage.heapUsed + usage.arrayBuffers;
-      };
       gc();
-      const before = used();
+      const before = memoryInUse();
       await fillMemory(store, count);
       gc();
-      const after = used();
+      const after = memoryInUse();
       return { sessions: await store.length(), bytesPerSession: (after - before) / count };
     }
     if (task === 'stream') {

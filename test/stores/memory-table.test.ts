@@ -103,6 +103,18 @@ describe('MemoryStore table: ids', () => {
   });
 });
 
+describe('MemoryStore table: ids outside the table', () => {
+  it("destroyUser's excepted id spares only the session of exactly that id", async () => {
+    const store = quietStore();
+    const id = 'A'.repeat(32);
+    assert.equal((await store.createForUser(id, record({}), 'u1')).status, 'created');
+    // Not a session id: packed, its last character would read as 'A'.
+    assert.equal(await store.destroyUser('u1', `${'A'.repeat(31)}\u00e9`), 1);
+    assert.equal(await store.get(id), undefined);
+    await store.close();
+  });
+});
+
 describe('MemoryStore table: growth and churn', () => {
   it('20,000 random creates and destroys: each live id reads its own data, each gone one misses', async () => {
     const store = quietStore();

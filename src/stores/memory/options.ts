@@ -23,7 +23,8 @@ export interface MemoryStoreOptions {
    */
   cleanupInterval?: number;
   /**
-   * How often (ms) the expiration index is rebuilt and compacted. `0` disables.
+   * How often (ms) the expiration index is rebuilt and compacted, and the table of sessions
+   * shrunk after a mass expiry. `0` disables.
    * @default 600000
    */
   indexInterval?: number;

@@ -1,9 +1,10 @@
 /**
  * Encoding of a session as a Redis hash and decoding of Redis replies, for RedisStore.
  * Layout: `c` = createdAt, `e` = expiresAt (ms since the epoch, decimal), `u` = the user index of
- * a bound session (see user-index.ts), `d:<key>` = the JSON of one session key. A key with a lone surrogate, which UTF-8 can't carry (two such keys would
- * collapse into one field), is stored as `j:<JSON of the key>` instead. Replies are accepted in
- * every shape the supported clients produce.
+ * a bound session (see user-index.ts), `d:<key>` = the JSON of one session key. A key with a
+ * lone surrogate, which UTF-8 can't carry (two such keys would collapse into one field), is
+ * stored as `j:<JSON of the key>` instead. Replies are accepted in every shape the supported
+ * clients produce.
  */
 import { setBounded } from '../../bounded-map.js';
 import { deepFreeze } from '../../data.js';
